@@ -1,0 +1,28 @@
+import { Module } from '@nestjs/common';
+import { AdminTokenGuard } from './admin-token.guard.js';
+import { RateLimitAdminController } from './rate-limit-admin.controller.js';
+import { AdminConfigurableModuleClass } from './rate-limit-admin.module-definition.js';
+
+/**
+ * The admin API (CONTRACT section 5) under `/admin` (or `path`): rules and their runtime
+ * overrides, per-key caps, inspect and reset of a key, allow and block lists, stats. Every call
+ * needs `Authorization: Bearer <token>`; without a token configured every route answers 404.
+ * `forRoot({ token, path })` mounts it under `path` (default `admin`); `forRootAsync` takes the
+ * token from a factory. Needs `RateLimitModule` registered globally (its default).
+ * @publicApi
+ * @example
+ * ```ts
+ * @Module({
+ *   imports: [
+ *     RateLimitModule.forRoot({ redis: { url: process.env.REDIS_URL } }),
+ *     RateLimitAdminModule.forRoot({ token: process.env.ADMIN_TOKEN }),
+ *   ],
+ * })
+ * export class AppModule {}
+ * ```
+ */
+@Module({
+  controllers: [RateLimitAdminController],
+  providers: [AdminTokenGuard],
+})
+export class RateLimitAdminModule extends AdminConfigurableModuleClass {}

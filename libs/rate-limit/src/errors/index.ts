@@ -1,0 +1,2 @@
+export * from './rate-limit-config.error.js';
+export * from './store-unavailable.error.js';

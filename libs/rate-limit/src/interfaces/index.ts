@@ -1,0 +1,3 @@
+export * from './rate-limit-rule.interface.js';
+export * from './decision.interface.js';
+export * from './rate-limit-module-options.interface.js';

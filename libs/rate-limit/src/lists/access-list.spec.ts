@@ -1,0 +1,45 @@
+import { AccessList, listEntry } from './access-list.js';
+
+describe('listEntry', () => {
+  it.each([
+    ['203.0.113.7', 'ip=203.0.113.7'],
+    ['::ffff:203.0.113.7', 'ip=203.0.113.7'],
+    ['ip=203.0.113.7', 'ip=203.0.113.7'],
+    ['2001:db8::1', 'ip=2001:db8::1'],
+    ['10.0.0.0/8', 'ip=10.0.0.0/8'],
+    ['ip=2001:db8::/32', 'ip=2001:db8::/32'],
+    ['my-api-key', 'key=my-api-key'],
+    ['key=10.0.0.1', 'key=10.0.0.1'],
+    ['10.0.0.0/33', 'key=10.0.0.0/33'],
+  ])('%s -> %s', (raw, entry) => {
+    expect(listEntry(raw)).toBe(entry);
+  });
+
+  it.each([
+    ['', /1 to 512 characters/],
+    ['x'.repeat(513), /1 to 512 characters/],
+    ['key=', /needs an API key/],
+    ['ip=999.1.2.3', /not an IP address or CIDR/],
+    ['ip=10.0.0.0/40', /not an IP address or CIDR/],
+  ])('refuses %j', (raw, why) => {
+    expect(() => listEntry(raw)).toThrow(why);
+  });
+});
+
+describe('AccessList', () => {
+  const list = new AccessList(['ip=203.0.113.7', 'key=bad', 'ip=198.51.100.0/24', 'ip=2001:db8::/32']);
+
+  it('matches a client by exact IP, by API key and by subnet, naming the identity that matched', () => {
+    expect(list.match({ ip: '203.0.113.7' })).toBe('ip=203.0.113.7');
+    expect(list.match({ ip: '203.0.113.8', apiKey: 'bad' })).toBe('key=bad');
+    expect(list.match({ ip: '198.51.100.200' })).toBe('ip=198.51.100.200');
+    expect(list.match({ ip: '2001:db8:1::5' })).toBe('ip=2001:db8:1::5');
+  });
+
+  it('matches nothing else', () => {
+    expect(list.match({ ip: '203.0.113.8', apiKey: 'good' })).toBeUndefined();
+    expect(list.match({ ip: '198.51.101.1' })).toBeUndefined();
+    expect(list.match({ ip: 'unknown' })).toBeUndefined();
+    expect(new AccessList().match({ ip: '203.0.113.7' })).toBeUndefined();
+  });
+});

@@ -1,0 +1,11 @@
+import { DecisionRecorder } from './metrics/decision-recorder.js';
+import { RateLimitMetrics } from './metrics/rate-limit.metrics.js';
+import { RuntimeConfig } from './runtime/runtime-config.service.js';
+
+/**
+ * What operating the limiter live needs: the runtime configuration (overrides, per-key caps,
+ * lists), the metrics and the throttle log. Exported too, because a guard added with
+ * `@UseGuards` is built in the module that uses it.
+ * @internal
+ */
+export const operationsProviders = [RuntimeConfig, RateLimitMetrics, DecisionRecorder];

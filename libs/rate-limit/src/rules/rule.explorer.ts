@@ -1,0 +1,76 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { RuleInput } from '../interfaces/index.js';
+import type { ResolvedOptions } from '../rate-limit.options.js';
+import { RateLimitConfigError } from '../errors/index.js';
+import type { RateLimitRule } from '../interfaces/index.js';
+import { RATE_LIMIT_RULES, RESOLVED_OPTIONS, SKIP_RATE_LIMIT } from '../rate-limit.constants.js';
+import { INVALID_RULE } from '../rate-limit.messages.js';
+import { RuleRegistry } from './rule-registry.service.js';
+import { validateRule } from './rule.validator.js';
+
+/** Default names: `ApiController.getPublic`, then `ApiController.getPublic#2` for a second unnamed rule. */
+const nth = (base: string, i: number) => (i === 0 ? base : `${base}#${i + 1}`);
+
+/**
+ * At boot, validates every `@RateLimit` rule of every controller and records which rules guard
+ * which handler, so a bad rule stops the app naming the handler and the field, and the guard
+ * does a map lookup per request.
+ * @internal
+ */
+@Injectable()
+export class RuleExplorer implements OnModuleInit {
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly registry: RuleRegistry,
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+  ) {}
+
+  onModuleInit(): void {
+    const defaults = this.options.rules.map((input, i) =>
+      validateRule(input, `RateLimitModule.rules[${i}]`, nth('default', i)),
+    );
+    for (const rule of defaults) this.registry.add(rule, 'RateLimitModule.rules');
+    this.registry.setDefaults(defaults);
+    const defaultNames = new Set(defaults.map((r) => r.name));
+
+    for (const wrapper of this.discovery.getControllers()) {
+      const { metatype, instance } = wrapper;
+      if (!metatype || !instance) continue;
+      const controller = metatype.name;
+      const classSkip = Reflect.getMetadata(SKIP_RATE_LIMIT, metatype) === true;
+      const classInputs: RuleInput[] = Reflect.getMetadata(RATE_LIMIT_RULES, metatype) ?? [];
+      const classRules = classInputs.map((input, i) => validateRule(input, controller, nth(controller, i)));
+      const prototype = Object.getPrototypeOf(instance);
+      for (const method of this.scanner.getAllMethodNames(prototype)) {
+        const handler = prototype[method];
+        const where = `${controller}.${method}`;
+        const inputs: RuleInput[] = Reflect.getMetadata(RATE_LIMIT_RULES, handler) ?? [];
+        const handlerRules = inputs.map((input, i) => validateRule(input, where, nth(where, i)));
+        if (classSkip || Reflect.getMetadata(SKIP_RATE_LIMIT, handler) === true) continue;
+        const merged = new Map<string, (typeof handlerRules)[number]>();
+        for (const rule of [...defaults, ...classRules, ...handlerRules]) merged.set(rule.name, rule);
+        const classNames = new Set(classRules.map((r) => r.name));
+        for (const rule of classRules) this.registry.add(rule, controller, defaultNames.has(rule.name));
+        for (const rule of handlerRules) {
+          this.registry.add(rule, where, classNames.has(rule.name) || defaultNames.has(rule.name));
+        }
+        if (this.options.redis?.cluster) this.checkOneSlot(where, [...merged.values()]);
+        this.registry.bindHandler(handler, [...merged.values()]);
+      }
+    }
+  }
+
+  /**
+   * On Redis Cluster one script can only touch one slot, and a key's slot is its identity: the
+   * rules of one handler must therefore share their `key`.
+   */
+  private checkOneSlot(where: string, rules: RateLimitRule[]): void {
+    const keyOf = (rule: RateLimitRule) => (typeof rule.key === 'function' ? rule.key : JSON.stringify(rule.key));
+    if (new Set(rules.map(keyOf)).size > 1) {
+      const why = 'must be the same for every rule of a handler on Redis Cluster (one atomic script, one slot)';
+      throw new RateLimitConfigError(INVALID_RULE(where, 'key', why), where, 'key');
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import { ALGORITHM_NAMES } from '../algorithms/index.js';
+import { RateLimitConfigError } from '../errors/index.js';
+import type { KeySource, RateLimitRule, RuleInput } from '../interfaces/index.js';
+import { BOUNDS } from '../rate-limit.constants.js';
+import { INVALID_RULE } from '../rate-limit.messages.js';
+import { parseDuration } from './duration.js';
+
+const KEY_SOURCES: readonly KeySource[] = ['ip', 'api-key', 'user', 'route', 'global'];
+
+/** @internal An integer within bounds, or a reason it is not. */
+export function checkInteger(value: unknown, bounds: { min: number; max: number }): string | undefined {
+  if (typeof value !== 'number' || !Number.isInteger(value)) return 'must be an integer';
+  if (value < bounds.min || value > bounds.max) return `must be between ${bounds.min} and ${bounds.max}`;
+  return undefined;
+}
+
+/**
+ * Turns a rule as written into a validated rule, or throws `RateLimitConfigError` naming
+ * `where` (e.g. `ApiController.getPublic`) and the field.
+ * @internal
+ */
+export function validateRule(input: RuleInput, where: string, defaultName: string): RateLimitRule {
+  const fail = (field: string, why: string): never => {
+    throw new RateLimitConfigError(INVALID_RULE(where, field, why), where, field);
+  };
+  if (input === null || typeof input !== 'object') fail('rule', 'must be an object');
+  const name = input.name ?? defaultName;
+  if (typeof name !== 'string' || name.trim() === '' || /[\s"\\]/.test(name)) {
+    fail('name', 'must be a non-empty string without spaces, quotes or backslashes');
+  }
+  if (!ALGORITHM_NAMES.includes(input.algorithm)) {
+    fail('algorithm', `must be one of ${ALGORITHM_NAMES.join(', ')}; got ${JSON.stringify(input.algorithm)}`);
+  }
+  const limitProblem = checkInteger(input.limit, BOUNDS.limit);
+  if (limitProblem) fail('limit', limitProblem.replace('an integer', 'a positive integer'));
+  let windowMs = 0;
+  try {
+    windowMs = parseDuration(input.window);
+  } catch (error) {
+    fail('window', (error as Error).message);
+  }
+  const windowProblem = checkInteger(windowMs, BOUNDS.windowMs);
+  if (windowProblem) fail('window', `in ms ${windowProblem}`);
+  const key = input.key;
+  const keyOk =
+    typeof key === 'function' ||
+    (typeof key === 'string' && KEY_SOURCES.includes(key)) ||
+    (Array.isArray(key) && key.length > 0 && key.every((k) => KEY_SOURCES.includes(k)));
+  if (!keyOk) fail('key', `must be one of ${KEY_SOURCES.join(', ')}, a non-empty list of them, or a function`);
+  const cost = input.cost ?? 1;
+  if (typeof cost !== 'function') {
+    const costProblem = checkInteger(cost, BOUNDS.cost);
+    if (costProblem) fail('cost', costProblem);
+    if (cost > input.limit) fail('cost', `(${cost}) exceeds the limit (${input.limit}): no request could ever be admitted`);
+  }
+  if (input.algorithm === 'concurrency' && cost !== 1) fail('cost', 'must be 1 for the concurrency algorithm');
+  if (input.tiers !== undefined) {
+    if (input.tiers === null || typeof input.tiers !== 'object') fail('tiers', 'must be an object of tier -> limit');
+    for (const [tier, value] of Object.entries(input.tiers)) {
+      if (value !== 'exempt' && checkInteger(value, BOUNDS.limit)) {
+        fail(`tiers.${tier}`, `must be 'exempt' or an integer between ${BOUNDS.limit.min} and ${BOUNDS.limit.max}`);
+      }
+    }
+    if (typeof input.tier !== 'function') fail('tier', 'must be a function naming the caller\'s tier when "tiers" is set');
+  } else if (input.tier !== undefined) {
+    fail('tiers', 'must be set when "tier" is');
+  }
+  const mode = input.mode ?? 'enforce';
+  if (mode !== 'enforce' && mode !== 'dry-run') fail('mode', "must be 'enforce' or 'dry-run'");
+  return Object.freeze({
+    name,
+    algorithm: input.algorithm,
+    limit: input.limit,
+    windowMs,
+    key: Array.isArray(key) ? Object.freeze([...key]) : key,
+    cost,
+    tiers: input.tiers ? Object.freeze({ ...input.tiers }) : undefined,
+    tier: input.tier,
+    mode,
+  }) as RateLimitRule;
+}
+
+/** @internal Same settings (functions compared by identity): such rules may share one name and one budget. */
+export function sameRule(a: RateLimitRule, b: RateLimitRule): boolean {
+  return (
+    a.algorithm === b.algorithm &&
+    a.limit === b.limit &&
+    a.windowMs === b.windowMs &&
+    a.cost === b.cost &&
+    a.mode === b.mode &&
+    a.tier === b.tier &&
+    JSON.stringify(a.tiers) === JSON.stringify(b.tiers) &&
+    (typeof a.key === 'function' ? a.key === b.key : JSON.stringify(a.key) === JSON.stringify(b.key))
+  );
+}

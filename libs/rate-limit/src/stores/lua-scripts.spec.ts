@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ALGORITHM_NAMES } from '../algorithms/index.js';
+import { RateLimitConfigError } from '../errors/index.js';
+import { LUA_MANIFEST, expandIncludes, findLuaDir, loadLuaScripts } from './lua-scripts.js';
+
+const INCLUDE = /^---\s*@include\s+"([^"]+)"\s*$/m;
+const INCLUDES = new RegExp(INCLUDE.source, 'gm');
+const luaDir = findLuaDir();
+const read = (file: string) => readFileSync(join(luaDir, file), 'utf8');
+const algorithmFiles = readdirSync(join(luaDir, 'algorithms')).filter((f) => f.endsWith('.lua'));
+
+/** Lua source without comments, so that headers documenting KEYS and ARGV do not count as reads. */
+const code = (source: string) => source.replace(/--\[\[[\s\S]*?\]\]/g, '').replace(/--.*$/gm, '');
+
+describe('Lua scripts', () => {
+  it('finds the lua folder by walking up from the library', () => {
+    expect(existsSync(join(luaDir, 'consume.lua'))).toBe(true);
+  });
+
+  it('has a file for every manifest entry', () => {
+    for (const { file } of LUA_MANIFEST) expect(existsSync(join(luaDir, file))).toBe(true);
+  });
+
+  it('loads every manifest entry with its includes expanded and its SHA1 computed from the text', () => {
+    const scripts = loadLuaScripts(luaDir);
+    expect(scripts.map((s) => s.name)).toEqual(LUA_MANIFEST.map((m) => m.name));
+    for (const script of scripts) {
+      expect(script.lua).not.toMatch(INCLUDE);
+      expect(script.sha1).toBe(createHash('sha1').update(script.lua).digest('hex'));
+    }
+  });
+
+  it('includes every algorithm file, each registering one algorithm the library knows, and all of them', () => {
+    const included = LUA_MANIFEST.flatMap(({ file }) =>
+      [...read(file).matchAll(INCLUDES)].map((m) => m[1]),
+    );
+    for (const name of included) expect(existsSync(join(luaDir, `${name}.lua`))).toBe(true);
+    const available = algorithmFiles.map((f) => `algorithms/${f.replace(/\.lua$/, '')}`);
+    expect(included.sort()).toEqual(available.sort());
+    const registered = algorithmFiles.flatMap((f) =>
+      [...code(read(`algorithms/${f}`)).matchAll(/ALGORITHMS\['([^']+)'\]\s*=/g)].map((m) => m[1]),
+    );
+    expect(registered.sort()).toEqual([...ALGORITHM_NAMES].sort());
+  });
+
+  it('reads KEYS and ARGV only in the prologue of an entry script, never in an included file', () => {
+    for (const { file } of LUA_MANIFEST) {
+      const text = read(file);
+      const firstInclude = text.search(INCLUDE);
+      expect(firstInclude).toBeGreaterThan(0);
+      expect(code(text.slice(0, firstInclude))).toMatch(/\bKEYS\b[\s\S]*\bARGV\b/);
+      const reads = code(text.slice(firstInclude)).match(/\b(KEYS|ARGV)\b/g) ?? [];
+      expect({ file, reads }).toEqual({ file, reads: [] });
+    }
+    for (const file of algorithmFiles) {
+      expect({ file, reads: code(read(`algorithms/${file}`)).match(/\b(KEYS|ARGV)\b/g) ?? [] }).toEqual({
+        file,
+        reads: [],
+      });
+    }
+  });
+
+  it('opens every file with a header documenting its input and output', () => {
+    const files = [...LUA_MANIFEST.map((m) => m.file), ...algorithmFiles.map((f) => `algorithms/${f}`)];
+    for (const file of files) {
+      const header = /^--\[\[[\s\S]*Input:[\s\S]*Output:[\s\S]*?\]\]/.test(read(file));
+      expect({ file, header }).toEqual({ file, header: true });
+    }
+  });
+
+  describe('include expansion', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'rl-lua-'));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('expands nested includes in place', () => {
+      writeFileSync(join(dir, 'inner.lua'), 'local inner = 1');
+      writeFileSync(join(dir, 'outer.lua'), 'local outer = 2\n--- @include "inner"');
+      expect(expandIncludes(dir, 'return 0\n--- @include "outer"\nreturn 3')).toBe(
+        'return 0\nlocal outer = 2\nlocal inner = 1\nreturn 3',
+      );
+    });
+
+    it('names a missing include', () => {
+      expect(() => expandIncludes(dir, '--- @include "algorithms/missing"')).toThrow(
+        /"algorithms\/missing" not found/,
+      );
+    });
+
+    it('refuses an include cycle', () => {
+      writeFileSync(join(dir, 'a.lua'), '--- @include "b"');
+      writeFileSync(join(dir, 'b.lua'), '--- @include "a"');
+      expect(() => expandIncludes(dir, '--- @include "a"')).toThrow(/cycle at "a"/);
+    });
+  });
+
+  it('fails at boot with a config error listing the folder when luaDir has no consume.lua', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'rl-lua-'));
+    try {
+      expect(() => findLuaDir(empty)).toThrow(RateLimitConfigError);
+      expect(() => findLuaDir(empty)).toThrow(empty);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});

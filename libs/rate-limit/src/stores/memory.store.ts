@@ -1,0 +1,135 @@
+import type { OnModuleDestroy } from '@nestjs/common';
+import { ALGORITHMS } from '../algorithms/index.js';
+import type { RuleCall, StoreResult } from './rate-limit.store.js';
+import { RateLimitStore } from './rate-limit.store.js';
+
+interface Entry {
+  state: unknown;
+  expiresAt: number;
+}
+
+export interface MemoryStoreOptions {
+  /** @default 100000 */
+  maxKeys?: number;
+  /** @default 10000 (ms); 0 disables the sweep. */
+  sweepIntervalMs?: number;
+  /** @default Date.now */
+  clock?: () => number;
+}
+
+/**
+ * State in this process: the same algorithms as the Lua scripts, answers identical to Redis for
+ * the same (time, cost) sequence. Bounded: past `maxKeys` the least recently used keys are
+ * evicted; expired state is dropped on read and by a periodic sweep.
+ * @publicApi
+ */
+export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
+  readonly kind = 'memory' as const;
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxKeys: number;
+  private readonly clock: () => number;
+  private readonly sweeper?: NodeJS.Timeout;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    super();
+    this.maxKeys = options.maxKeys ?? 100_000;
+    this.clock = options.clock ?? Date.now;
+    const every = options.sweepIntervalMs ?? 10_000;
+    if (every > 0) {
+      this.sweeper = setInterval(() => this.sweep(), every);
+      this.sweeper.unref();
+    }
+  }
+
+  /** Keys currently held. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async consume(calls: RuleCall[], now?: number): Promise<StoreResult> {
+    return this.decide(calls, now ?? this.clock(), true);
+  }
+
+  async peek(calls: RuleCall[], now?: number): Promise<StoreResult> {
+    return this.decide(calls, now ?? this.clock(), false);
+  }
+
+  async reset(keys: string[]): Promise<void> {
+    for (const key of keys) this.entries.delete(key);
+  }
+
+  async release(key: string, leaseId: string): Promise<void> {
+    const entry = this.entries.get(key);
+    if (entry?.state instanceof Map) entry.state.delete(leaseId);
+  }
+
+  /** Synchronous, so a decision over several rules is atomic in this process. */
+  decide(calls: RuleCall[], now: number, charge: boolean): StoreResult {
+    const results = calls.map((call) =>
+      ALGORITHMS[call.algorithm].decide(this.read(call.key, now), {
+        limit: call.limit,
+        windowMs: call.windowMs,
+        cost: call.cost,
+        now,
+        leaseId: call.leaseId,
+      }),
+    );
+    const admitted = results.every((r, i) => r.allowed || !calls[i].enforce);
+    if (charge) {
+      results.forEach((r, i) => {
+        if (admitted && r.allowed) this.write(calls[i].key, r.next, now + r.ttlMs);
+        else if (r.cleaned !== undefined) this.write(calls[i].key, r.cleaned, now + r.ttlMs);
+      });
+    }
+    return {
+      now,
+      outcomes: results.map(({ allowed, remaining, resetAtMs, retryAfterMs }, i) => ({
+        allowed,
+        // Nothing was charged: admitting rules report what they still have.
+        remaining: allowed && !(admitted && charge) ? remaining + calls[i].cost : remaining,
+        resetAtMs,
+        retryAfterMs,
+      })),
+    };
+  }
+
+  private read(key: string, now: number): unknown {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= now) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.state;
+  }
+
+  private write(key: string, state: unknown, expiresAt: number): void {
+    // Delete first so re-insertion moves the key to the most recently used end.
+    this.entries.delete(key);
+    this.entries.set(key, { state, expiresAt });
+    if (this.entries.size > this.maxKeys) this.evictOldest();
+  }
+
+  /**
+   * Drops the least recently used keys, 1% of `maxKeys` at a time: every new walk of the Map
+   * steps over the slots that earlier deletions left at its front, so evicting one key per write
+   * made a flood of new keys several times slower.
+   */
+  private evictOldest(): void {
+    const target = Math.max(1, this.maxKeys - Math.floor(this.maxKeys / 100));
+    let excess = this.entries.size - target;
+    for (const key of this.entries.keys()) {
+      if (excess-- <= 0) break;
+      this.entries.delete(key);
+    }
+  }
+
+  /** Drops expired state. */
+  sweep(now = this.clock()): void {
+    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(key);
+  }
+
+  onModuleDestroy(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+}

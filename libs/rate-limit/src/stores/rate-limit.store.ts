@@ -1,0 +1,57 @@
+import type { Algorithm } from '../interfaces/index.js';
+
+/** One rule's share of a store call. @publicApi */
+export interface RuleCall {
+  /** Full state key (see `stateKey`). */
+  key: string;
+  algorithm: Algorithm;
+  limit: number;
+  windowMs: number;
+  cost: number;
+  /** `false` for a dry-run rule: reported, never blocking. */
+  enforce: boolean;
+  /** Concurrency lease id. */
+  leaseId?: string;
+}
+
+/** One rule's raw answer from a store. Times are epoch ms. @publicApi */
+export interface RuleOutcome {
+  allowed: boolean;
+  remaining: number;
+  resetAtMs: number;
+  /** 0 allowed; -1 never (cost above limit). */
+  retryAfterMs: number;
+}
+
+/** A store's answer: per call, in order, and the store's clock at decision time. @publicApi */
+export interface StoreResult {
+  /** Epoch ms the store decided at (Redis `TIME` for Redis). */
+  now: number;
+  outcomes: RuleOutcome[];
+}
+
+/**
+ * Where rate-limit state lives. Abstract class so it doubles as the DI token.
+ * Stores answer denials as values and throw only when they cannot decide.
+ * @publicApi
+ */
+export abstract class RateLimitStore {
+  /** `redis` or `memory`: which store answers right now. */
+  abstract readonly kind: 'redis' | 'memory';
+
+  /**
+   * Decides all calls at once, all-or-nothing: each admitted call is charged only if every
+   * enforced call admits. `now` (epoch ms) is for tests; stores otherwise use their own clock
+   * (Redis `TIME` for Redis).
+   */
+  abstract consume(calls: RuleCall[], now?: number): Promise<StoreResult>;
+
+  /** What `consume` would answer, without charging. */
+  abstract peek(calls: RuleCall[], now?: number): Promise<StoreResult>;
+
+  /** Forgets the state of these keys. */
+  abstract reset(keys: string[]): Promise<void>;
+
+  /** Ends a concurrency lease. */
+  abstract release(key: string, leaseId: string): Promise<void>;
+}

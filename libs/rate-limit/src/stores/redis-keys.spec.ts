@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { safeId, stateKey } from './redis-keys.js';
+
+/** The part of a key Redis Cluster hashes: the first non-empty `{...}`, else the whole key. */
+function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  const close = open < 0 ? -1 : key.indexOf('}', open + 1);
+  return open >= 0 && close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
+describe('safeId', () => {
+  it('keeps a short identifier as it is', () => {
+    expect(safeId('203.0.113.7')).toBe('203.0.113.7');
+    expect(safeId('2001:db8::1')).toBe('2001:db8::1');
+  });
+
+  it('replaces braces, which would otherwise choose a cluster hash slot', () => {
+    expect(safeId('{victim}')).toBe('(victim)');
+    expect(safeId('a}b{c')).toBe('a)b(c');
+  });
+
+  it('keeps 64 bytes as they are and hashes anything longer', () => {
+    const exactly64 = 'k'.repeat(64);
+    const longer = 'k'.repeat(65);
+    expect(safeId(exactly64)).toBe(exactly64);
+    expect(safeId(longer)).toBe(`#${createHash('sha256').update(longer).digest('base64url')}`);
+    expect(safeId(longer)).toHaveLength(44);
+  });
+
+  it('counts bytes, not characters', () => {
+    // 22 characters, 66 bytes in UTF-8.
+    expect(safeId('€'.repeat(22))).toMatch(/^#[A-Za-z0-9_-]{43}$/);
+    expect(safeId('€'.repeat(21))).toBe('€'.repeat(21));
+  });
+
+  it('hashes long identifiers apart, however alike, and the same one alike', () => {
+    const base = 'x'.repeat(100);
+    expect(safeId(`${base}1`)).not.toBe(safeId(`${base}2`));
+    expect(safeId(`${base}{`)).not.toBe(safeId(`${base}(`));
+    expect(safeId(`${base}1`)).toBe(safeId(`${base}1`));
+  });
+});
+
+describe('stateKey', () => {
+  it('is <prefix>:<rule>:{<identity>}', () => {
+    expect(stateKey('rl', 'public', '203.0.113.7')).toBe('rl:public:{203.0.113.7}');
+  });
+
+  it('hashes on the identity, so the rules of one request share a slot', () => {
+    const keys = ['public', 'writes', 'writes-burst'].map((rule) => stateKey('rl', rule, 'demo-pro'));
+    expect(keys.map(hashTag)).toEqual(['demo-pro', 'demo-pro', 'demo-pro']);
+  });
+
+  it('lets neither the identity nor the rule name choose the hash tag', () => {
+    expect(hashTag(stateKey('rl', 'public', '{victim}'))).toBe('(victim)');
+    expect(hashTag(stateKey('rl', 'public', '}{victim'))).toBe(')(victim');
+    expect(hashTag(stateKey('rl', 'rule{victim}', 'alice'))).toBe('alice');
+  });
+
+  it('stays short for any identifier', () => {
+    const key = stateKey('rl', 'public', 'k'.repeat(10_000));
+    expect(key).toMatch(/^rl:public:\{#[A-Za-z0-9_-]{43}\}$/);
+    expect(hashTag(key)).toBe(safeId('k'.repeat(10_000)));
+  });
+
+  it('hashes a long rule name too', () => {
+    expect(stateKey('rl', 'r'.repeat(65), 'alice')).toBe(`rl:${safeId('r'.repeat(65))}:{alice}`);
+  });
+});

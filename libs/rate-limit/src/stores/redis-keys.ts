@@ -1,0 +1,22 @@
+import { createHash } from 'node:crypto';
+import { MAX_ID_BYTES } from '../rate-limit.constants.js';
+
+/**
+ * Makes an identifier safe as part of a Redis key: braces (which would let a caller pick its
+ * Redis Cluster hash slot) are replaced, and anything longer than 64 bytes is stored as its hash.
+ * @internal
+ */
+export function safeId(id: string): string {
+  const neutral = id.replace(/[{}]/g, (c) => (c === '{' ? '(' : ')'));
+  if (Buffer.byteLength(neutral) <= MAX_ID_BYTES) return neutral;
+  return `#${createHash('sha256').update(id).digest('base64url')}`;
+}
+
+/**
+ * `<prefix>:<rule>:{<id>}`. The hash tag is the identity, so the rules of one request that share
+ * a key land in one cluster slot and one script can decide them together.
+ * @internal
+ */
+export function stateKey(prefix: string, rule: string, id: string): string {
+  return `${prefix}:${safeId(rule)}:{${safeId(id)}}`;
+}

@@ -1,0 +1,329 @@
+import { Logger, type OnModuleDestroy } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import CircuitBreaker from 'opossum';
+import { StoreUnavailableError, type StoreErrorCode } from '../errors/index.js';
+import type { BreakerOptions, FailureMode } from '../interfaces/index.js';
+import {
+  REDIS_BACK,
+  REDIS_CIRCUIT_OPEN,
+  REDIS_UNREACHABLE_AT_START,
+  STORE_LISTENER_FAILED,
+  STORE_UNAVAILABLE,
+} from '../rate-limit.messages.js';
+import type { MemoryStore } from './memory.store.js';
+import { RateLimitStore, type RuleCall, type StoreResult } from './rate-limit.store.js';
+import type { RedisStore } from './redis.store.js';
+
+/** The circuit breaker's state. @publicApi */
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** What answered a decision: Redis, or the failure mode. @publicApi */
+export type DecisionSource = 'redis' | FailureMode;
+
+/** The Redis side the breaker guards: a `RedisStore`, or a stand-in with the same surface. @publicApi */
+export type GuardedStore = Pick<RedisStore, 'consume' | 'peek' | 'reset' | 'release' | 'ping' | 'connected'>;
+
+/** Settings of a `ResilientStore`; the module builds them from its resolved options. @publicApi */
+export interface ResilientStoreOptions {
+  failureMode: FailureMode;
+  /** In `memory` mode, each limit is divided by this (the number of instances). */
+  fallbackDivisor: number;
+  breaker: Readonly<Required<BreakerOptions>>;
+  /** Clock of the `open` mode's answers. @default Date.now */
+  clock?: () => number;
+}
+
+/** Counters since start (monotonic, for metrics) and opossum's rolling window. @publicApi */
+export interface ResilientStoreStats {
+  state: BreakerState;
+  /** Decisions (`consume`) answered by Redis. */
+  redisDecisions: number;
+  /**
+   * Decisions answered by the failure mode: decided in memory, admitted (`open`) or refused with
+   * 503 (`closed`).
+   */
+  fallbackDecisions: number;
+  /** Redis calls that failed or timed out (decisions, admin calls and probes). */
+  storeErrors: number;
+  /** The part of `storeErrors` that timed out. */
+  timeouts: number;
+  /** Calls not sent to Redis because the breaker was open. */
+  shortCircuited: number;
+  /** Times the breaker opened, failed half-open probes included. */
+  opened: number;
+  /** opossum's counts over the last `rollingCountTimeoutMs`. */
+  window: { fires: number; successes: number; failures: number; timeouts: number; rejects: number };
+}
+
+/**
+ * Payloads of the events a `ResilientStore` emits. Listeners run synchronously on the request
+ * path: keep them cheap. A listener that throws is logged and ignored.
+ * @publicApi
+ */
+export interface ResilientStoreEvents {
+  /**
+   * The breaker changed state: `open` (Redis failing, the failure mode decides), `half-open`
+   * (one PING probes Redis), `closed` (decisions on Redis again).
+   * @event ResilientStore#stateChange
+   */
+  stateChange: { state: BreakerState; previous: BreakerState };
+  /**
+   * A decision was answered; `source` is `redis` or the failure mode that answered instead.
+   * @event ResilientStore#decision
+   */
+  decision: { source: DecisionSource; durationMs: number };
+  /**
+   * A Redis call failed (`ESTORE`) or timed out (`ESTORETIMEOUT`). Short-circuited calls are not errors.
+   * @event ResilientStore#storeError
+   */
+  storeError: { code: Exclude<StoreErrorCode, 'EBREAKEROPEN'>; error: unknown };
+}
+
+type Action = () => Promise<unknown>;
+
+/** opossum's own errors carry these codes; anything else came from Redis. */
+function codeOf(error: unknown): StoreErrorCode {
+  if (!(error instanceof Error) || !CircuitBreaker.isOurError(error)) return 'ESTORE';
+  // EOPENBREAKER, ESHUTDOWN and ESEMLOCKED all mean the call never reached Redis.
+  return (error as Error & { code?: string }).code === 'ETIMEDOUT' ? 'ESTORETIMEOUT' : 'EBREAKEROPEN';
+}
+
+/**
+ * The Redis store behind an opossum circuit breaker, with a failure mode for when Redis cannot
+ * answer: every Redis call has a timeout, enough failures over the rolling window open the
+ * breaker, and while it is open decisions never wait for Redis. After `resetTimeoutMs` one PING
+ * probes Redis; its success closes the breaker and decisions are on Redis again, without waiting
+ * for a request to risk the probe.
+ *
+ * `kind` is `redis` while Redis answers and `memory` whenever decisions are made without it (by
+ * the in-memory store, or by the `open`/`closed` modes).
+ *
+ * @fires ResilientStore#stateChange
+ * @fires ResilientStore#decision
+ * @fires ResilientStore#storeError
+ * @publicApi
+ */
+export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
+  private readonly breaker: CircuitBreaker<[Action], unknown>;
+  private readonly events = new EventEmitter();
+  private readonly logger = new Logger('RateLimit');
+  private readonly failureMode: FailureMode;
+  private readonly divisor: number;
+  private readonly clock: () => number;
+  private readonly counts = {
+    redisDecisions: 0,
+    fallbackDecisions: 0,
+    storeErrors: 0,
+    timeouts: 0,
+    shortCircuited: 0,
+    opened: 0,
+  };
+  private lastAnswer: 'redis' | 'fallback' = 'redis';
+  private reportedState: BreakerState = 'closed';
+  /** Set while an outage has been logged, so one outage logs one warning. */
+  private outageLogged: boolean;
+
+  constructor(
+    /** The Redis store the breaker guards. */
+    readonly redis: GuardedStore,
+    private readonly memory: MemoryStore,
+    options: ResilientStoreOptions,
+  ) {
+    super();
+    this.failureMode = options.failureMode;
+    this.divisor = options.fallbackDivisor;
+    this.clock = options.clock ?? Date.now;
+    const { breaker } = options;
+    // opossum writes its defaults into the object it is given: it gets a fresh one.
+    this.breaker = new CircuitBreaker((action: Action) => action(), {
+      name: 'rate-limit-redis',
+      timeout: breaker.timeoutMs,
+      resetTimeout: breaker.resetTimeoutMs,
+      errorThresholdPercentage: breaker.errorThresholdPercentage,
+      volumeThreshold: breaker.volumeThreshold,
+      rollingCountTimeout: breaker.rollingCountTimeoutMs,
+      rollingCountBuckets: 10,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+    });
+    this.breaker.on('open', () => this.transition('open'));
+    this.breaker.on('halfOpen', () => {
+      this.transition('half-open');
+      this.probe();
+    });
+    this.breaker.on('close', () => this.transition('closed'));
+    this.outageLogged = !redis.connected;
+    if (this.outageLogged) this.logger.warn(REDIS_UNREACHABLE_AT_START(this.failureMode));
+  }
+
+  /** `redis` while decisions are made on Redis; `memory` while the failure mode decides. */
+  get kind(): 'redis' | 'memory' {
+    const onRedis = this.state === 'closed' && this.lastAnswer === 'redis' && this.redis.connected;
+    return onRedis ? 'redis' : 'memory';
+  }
+
+  /** Whether decisions are currently made without Redis. */
+  get degraded(): boolean {
+    return this.kind !== 'redis';
+  }
+
+  get state(): BreakerState {
+    if (this.breaker.opened) return 'open';
+    return this.breaker.halfOpen ? 'half-open' : 'closed';
+  }
+
+  get stats(): ResilientStoreStats {
+    const { fires, successes, failures, timeouts, rejects } = this.breaker.stats;
+    return { state: this.state, ...this.counts, window: { fires, successes, failures, timeouts, rejects } };
+  }
+
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<E extends keyof ResilientStoreEvents>(
+    event: E,
+    listener: (payload: ResilientStoreEvents[E]) => void,
+  ): () => void {
+    this.events.on(event, listener);
+    return () => this.events.off(event, listener);
+  }
+
+  consume(calls: RuleCall[], now?: number): Promise<StoreResult> {
+    return this.decide(calls, now, true);
+  }
+
+  peek(calls: RuleCall[], now?: number): Promise<StoreResult> {
+    return this.decide(calls, now, false);
+  }
+
+  /** Resets both stores; fails with `StoreUnavailableError` when Redis could not be reset. */
+  async reset(keys: string[]): Promise<void> {
+    await this.memory.reset(keys);
+    await this.viaBreaker(() => this.redis.reset(keys));
+  }
+
+  async release(key: string, leaseId: string): Promise<void> {
+    await this.memory.release(key, leaseId);
+    // A lease Redis cannot release expires with its window; an error here would only add noise.
+    await this.viaBreaker(() => this.redis.release(key, leaseId)).catch(() => undefined);
+  }
+
+  onModuleDestroy(): void {
+    this.breaker.shutdown();
+    this.events.removeAllListeners();
+  }
+
+  private async decide(calls: RuleCall[], now: number | undefined, charge: boolean): Promise<StoreResult> {
+    const started = performance.now();
+    let result: StoreResult;
+    try {
+      result = await this.viaBreaker(() =>
+        charge ? this.redis.consume(calls, now) : this.redis.peek(calls, now),
+      );
+    } catch (error) {
+      this.lastAnswer = 'fallback';
+      if (charge) {
+        this.counts.fallbackDecisions++;
+        this.emit('decision', { source: this.failureMode, durationMs: performance.now() - started });
+      }
+      return this.withoutRedis(calls, now, charge, error as StoreUnavailableError);
+    }
+    this.lastAnswer = 'redis';
+    this.endOutage();
+    if (charge) {
+      this.counts.redisDecisions++;
+      this.emit('decision', { source: 'redis', durationMs: performance.now() - started });
+    }
+    return result;
+  }
+
+  private withoutRedis(
+    calls: RuleCall[],
+    now: number | undefined,
+    charge: boolean,
+    error: StoreUnavailableError,
+  ): Promise<StoreResult> {
+    switch (this.failureMode) {
+      case 'memory': {
+        const shrunk = calls.map((call) => this.shrink(call));
+        return charge ? this.memory.consume(shrunk, now) : this.memory.peek(shrunk, now);
+      }
+      case 'open': {
+        const at = now ?? this.clock();
+        // Nothing is counted against any budget, so every rule reports its whole limit.
+        const outcomes = calls.map((call) => ({
+          allowed: true,
+          remaining: call.limit,
+          resetAtMs: at + call.windowMs,
+          retryAfterMs: 0,
+        }));
+        return Promise.resolve({ now: at, outcomes });
+      }
+      case 'closed':
+        return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Each of N instances keeps 1/N of the limit, so the fleet stays near it while each decides
+   * alone; never below the request's cost, so a request that fits the rule stays admissible.
+   */
+  private shrink(call: RuleCall): RuleCall {
+    if (this.divisor === 1) return call;
+    const share = Math.floor(call.limit / this.divisor);
+    return { ...call, limit: Math.min(call.limit, Math.max(call.cost, share)) };
+  }
+
+  /** Runs a Redis call through the breaker; failures come out as `StoreUnavailableError`. */
+  private async viaBreaker<T>(action: () => Promise<T>): Promise<T> {
+    try {
+      return (await this.breaker.fire(action)) as T;
+    } catch (error) {
+      const code = codeOf(error);
+      if (code === 'EBREAKEROPEN') {
+        this.counts.shortCircuited++;
+      } else {
+        this.counts.storeErrors++;
+        if (code === 'ESTORETIMEOUT') this.counts.timeouts++;
+        this.emit('storeError', { code, error });
+      }
+      throw new StoreUnavailableError(code, STORE_UNAVAILABLE, { cause: error });
+    }
+  }
+
+  /** The half-open slot goes to a PING, so no request ever waits on a probe. */
+  private probe(): void {
+    this.viaBreaker(() => this.redis.ping()).catch(() => undefined);
+  }
+
+  private transition(state: BreakerState): void {
+    const previous = this.reportedState;
+    this.reportedState = state;
+    if (state === 'open') {
+      this.counts.opened++;
+      if (!this.outageLogged) {
+        this.outageLogged = true;
+        this.logger.warn(REDIS_CIRCUIT_OPEN(this.failureMode));
+      }
+    } else if (state === 'closed') {
+      // The probe that closed the breaker was answered by Redis.
+      this.lastAnswer = 'redis';
+      this.endOutage();
+    }
+    this.emit('stateChange', { state, previous });
+  }
+
+  private endOutage(): void {
+    if (!this.outageLogged) return;
+    this.outageLogged = false;
+    this.logger.log(REDIS_BACK);
+  }
+
+  private emit<E extends keyof ResilientStoreEvents>(event: E, payload: ResilientStoreEvents[E]): void {
+    if (this.events.listenerCount(event) === 0) return;
+    try {
+      this.events.emit(event, payload);
+    } catch (error) {
+      this.logger.error(STORE_LISTENER_FAILED(event, error));
+    }
+  }
+}
