@@ -1,0 +1,14 @@
+import { type MiddlewareConsumer, Module, type NestModule, RequestMethod } from '@nestjs/common';
+import { ApiController } from './api.controller.js';
+import { ApiKeysService } from './api-keys.service.js';
+import { PremiumAuthMiddleware } from './premium-auth.middleware.js';
+
+@Module({
+  controllers: [ApiController],
+  providers: [ApiKeysService],
+})
+export class ApiModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(PremiumAuthMiddleware).forRoutes({ path: 'api/premium', method: RequestMethod.GET });
+  }
+}

@@ -1,0 +1,51 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { RateLimitAdminModule, RateLimitGuard, RateLimitModule, type RateLimitModuleOptions } from '@app/rate-limit';
+import { ApiModule } from './api/api.module.js';
+import { DEMO_CONFIG, type DemoConfig } from './config/demo-config.js';
+import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+
+@Module({})
+class DemoConfigModule {
+  static forRoot(config: DemoConfig): DynamicModule {
+    return { module: DemoConfigModule, global: true, providers: [{ provide: DEMO_CONFIG, useValue: config }], exports: [DEMO_CONFIG] };
+  }
+}
+
+/** Library options from the demo's environment. */
+export function rateLimitOptions(config: DemoConfig): RateLimitModuleOptions {
+  return {
+    redis: config.redisClusterNodes
+      ? { cluster: { nodes: [...config.redisClusterNodes] } }
+      : config.redisUrl
+        ? { url: config.redisUrl }
+        : undefined,
+    failureMode: config.failureMode,
+    trustProxy: config.trustProxy,
+  };
+}
+
+/** The demo app; `extra` lets tests override library options (key prefix, clock...). */
+@Module({})
+export class AppModule {
+  static forRoot(config: DemoConfig, extra: Partial<RateLimitModuleOptions> = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        DemoConfigModule.forRoot(config),
+        RateLimitModule.forRootAsync({
+          isGlobal: true,
+          inject: [DEMO_CONFIG],
+          useFactory: (cfg: DemoConfig) => ({ ...rateLimitOptions(cfg), ...extra }),
+        }),
+        ApiModule,
+        HealthModule,
+        MetricsModule,
+        // Without ADMIN_TOKEN there is no admin API at all: /admin/* answers 404.
+        ...(config.adminToken ? [RateLimitAdminModule.forRoot({ token: config.adminToken })] : []),
+      ],
+      providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
+    };
+  }
+}

@@ -1,0 +1,71 @@
+import { loadDemoConfig } from './demo-config.js';
+
+describe('loadDemoConfig', () => {
+  it('defaults to the contract: port 3000 on 0.0.0.0, Express, memory store, failure mode memory', () => {
+    const config = loadDemoConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      httpAdapter: 'express',
+      redisUrl: undefined,
+      redisClusterNodes: undefined,
+      failureMode: 'memory',
+      adminToken: undefined,
+      trustProxy: false,
+    });
+    expect([...config.apiKeys]).toEqual([
+      ['demo-free', 'free'],
+      ['demo-pro', 'pro'],
+      ['demo-enterprise', 'enterprise'],
+    ]);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('parses every variable', () => {
+    const config = loadDemoConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      HTTP_ADAPTER: 'fastify',
+      REDIS_URL: 'rediss://cache:6380',
+      REDIS_CLUSTER_NODES: 'a:7000, b:7001',
+      RATE_LIMIT_FAILURE_MODE: 'closed',
+      ADMIN_TOKEN: 's3cret',
+      TRUST_PROXY: '10.0.0.0/8,192.168.1.1',
+      DEMO_API_KEYS: 'k1:pro,with:colon:enterprise',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      httpAdapter: 'fastify',
+      redisUrl: 'rediss://cache:6380',
+      redisClusterNodes: [
+        { host: 'a', port: 7000 },
+        { host: 'b', port: 7001 },
+      ],
+      failureMode: 'closed',
+      adminToken: 's3cret',
+      trustProxy: ['10.0.0.0/8', '192.168.1.1'],
+    });
+    expect(config.apiKeys.get('with:colon')).toBe('enterprise');
+  });
+
+  it.each([
+    ['true', true],
+    ['false', false],
+    ['2', 2],
+  ])('reads TRUST_PROXY=%s', (raw, expected) => {
+    expect(loadDemoConfig({ TRUST_PROXY: raw }).trustProxy).toBe(expected);
+  });
+
+  it.each([
+    ['PORT', { PORT: 'eighty' }],
+    ['HTTP_ADAPTER', { HTTP_ADAPTER: 'koa' }],
+    ['REDIS_URL', { REDIS_URL: 'http://localhost' }],
+    ['REDIS_CLUSTER_NODES', { REDIS_CLUSTER_NODES: 'nohostport' }],
+    ['RATE_LIMIT_FAILURE_MODE', { RATE_LIMIT_FAILURE_MODE: 'maybe' }],
+    ['TRUST_PROXY', { TRUST_PROXY: 'everyone' }],
+    ['DEMO_API_KEYS', { DEMO_API_KEYS: 'k1:platinum' }],
+  ])('names %s when it is invalid', (variable, env) => {
+    expect(() => loadDemoConfig(env)).toThrow(new RegExp(`Invalid environment variable ${variable}:`));
+  });
+});

@@ -1,0 +1,93 @@
+import type { FailureMode } from '@app/rate-limit';
+
+export type Tier = 'free' | 'pro' | 'enterprise';
+
+/** The demo's environment, parsed once (CONTRACT section 2). */
+export interface DemoConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly httpAdapter: 'express' | 'fastify';
+  readonly redisUrl?: string;
+  readonly redisClusterNodes?: ReadonlyArray<{ host: string; port: number }>;
+  readonly failureMode: FailureMode;
+  readonly adminToken?: string;
+  readonly trustProxy: boolean | number | string[];
+  readonly apiKeys: ReadonlyMap<string, Tier>;
+}
+
+const DEFAULT_API_KEYS = 'demo-free:free,demo-pro:pro,demo-enterprise:enterprise';
+
+class ConfigError extends Error {
+  constructor(variable: string, why: string) {
+    super(`Invalid environment variable ${variable}: ${why}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function parseTrustProxy(raw: string | undefined): boolean | number | string[] {
+  const value = raw?.trim();
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const entry of list) {
+    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry)) {
+      throw new ConfigError('TRUST_PROXY', `"${entry}" is not an IP or CIDR (use false, true, a hop count or a CIDR list)`);
+    }
+  }
+  return list;
+}
+
+function parseApiKeys(raw: string): Map<string, Tier> {
+  const keys = new Map<string, Tier>();
+  for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = pair.lastIndexOf(':');
+    const key = pair.slice(0, at);
+    const tier = pair.slice(at + 1);
+    if (at <= 0 || !['free', 'pro', 'enterprise'].includes(tier)) {
+      throw new ConfigError('DEMO_API_KEYS', `"${pair}" must be key:tier with tier free, pro or enterprise`);
+    }
+    keys.set(key, tier as Tier);
+  }
+  return keys;
+}
+
+/** Reads the environment; throws naming the variable on bad input. */
+export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', 'must be a port number');
+  const httpAdapter = (env.HTTP_ADAPTER ?? 'express').toLowerCase();
+  if (httpAdapter !== 'express' && httpAdapter !== 'fastify') {
+    throw new ConfigError('HTTP_ADAPTER', 'must be express or fastify');
+  }
+  const failureMode = (env.RATE_LIMIT_FAILURE_MODE ?? 'memory').toLowerCase();
+  if (!['memory', 'open', 'closed'].includes(failureMode)) {
+    throw new ConfigError('RATE_LIMIT_FAILURE_MODE', 'must be memory, open or closed');
+  }
+  const redisUrl = env.REDIS_URL?.trim() || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+  }
+  const clusterRaw = env.REDIS_CLUSTER_NODES?.trim();
+  const redisClusterNodes = clusterRaw
+    ? clusterRaw.split(',').map((node) => {
+        const match = /^\s*([^:\s]+):(\d+)\s*$/.exec(node);
+        if (!match) throw new ConfigError('REDIS_CLUSTER_NODES', `"${node}" must be host:port`);
+        return { host: match[1], port: Number(match[2]) };
+      })
+    : undefined;
+  return Object.freeze({
+    port,
+    host: env.HOST?.trim() || '0.0.0.0',
+    httpAdapter,
+    redisUrl,
+    redisClusterNodes,
+    failureMode: failureMode as FailureMode,
+    adminToken: env.ADMIN_TOKEN?.trim() || undefined,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    apiKeys: parseApiKeys(env.DEMO_API_KEYS ?? DEFAULT_API_KEYS),
+  });
+}
+
+/** DI token of the parsed config. */
+export const DEMO_CONFIG = Symbol('DEMO_CONFIG');

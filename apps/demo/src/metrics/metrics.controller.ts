@@ -1,0 +1,16 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { Registry } from 'prom-client';
+import { RateLimitMetrics, SkipRateLimit } from '@app/rate-limit';
+
+/** `GET /metrics`: the limiter's series and the process metrics, Prometheus text format (CONTRACT section 7). */
+@SkipRateLimit()
+@Controller('metrics')
+export class MetricsController {
+  constructor(private readonly metrics: RateLimitMetrics) {}
+
+  @Get()
+  @Header('Content-Type', Registry.PROMETHEUS_CONTENT_TYPE)
+  scrape(): Promise<string> {
+    return this.metrics.registry.metrics();
+  }
+}
