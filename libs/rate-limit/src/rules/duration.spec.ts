@@ -43,4 +43,9 @@ describe('parseDuration', () => {
     expect(() => parseDuration(null as unknown as string)).toThrow(RangeError);
     expect(() => parseDuration({} as unknown as string)).toThrow(RangeError);
   });
+
+  it('refuses a string whose milliseconds are past the safe integers rather than rounding them', () => {
+    const input = '999999999999d';
+    expect(() => parseDuration(input)).toThrow(new RangeError(`is too large, got ${JSON.stringify(input)}`));
+  });
 });

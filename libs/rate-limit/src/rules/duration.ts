@@ -19,5 +19,6 @@ export function parseDuration(value: number | string): number {
   }
   const ms = Number(match[1]) * UNITS[match[2]];
   if (ms <= 0) throw new RangeError(`must be positive, got ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(ms)) throw new RangeError(`is too large, got ${JSON.stringify(value)}`);
   return ms;
 }

@@ -14,6 +14,8 @@ export function checkInteger(value: unknown, bounds: { min: number; max: number 
   return undefined;
 }
 
+const RULE_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /**
  * Turns a rule as written into a validated rule, or throws `RateLimitConfigError` naming
  * `where` (e.g. `ApiController.getPublic`) and the field.
@@ -25,8 +27,9 @@ export function validateRule(input: RuleInput, where: string, defaultName: strin
   };
   if (input === null || typeof input !== 'object') fail('rule', 'must be an object');
   const name = input.name ?? defaultName;
-  if (typeof name !== 'string' || name.trim() === '' || /[\s"\\]/.test(name)) {
-    fail('name', 'must be a non-empty string without spaces, quotes or backslashes');
+  // The name travels in structured-field headers, admin URLs and metric labels: keep it to a safe token.
+  if (typeof name !== 'string' || !RULE_NAME.test(name)) {
+    fail('name', `must be 1 to 128 of A-Z a-z 0-9 . _ : -; got ${JSON.stringify(name)}`);
   }
   if (!ALGORITHM_NAMES.includes(input.algorithm)) {
     fail('algorithm', `must be one of ${ALGORITHM_NAMES.join(', ')}; got ${JSON.stringify(input.algorithm)}`);
