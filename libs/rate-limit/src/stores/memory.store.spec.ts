@@ -48,6 +48,15 @@ describe('MemoryStore', () => {
       expect(await allowed([call('k1', { limit: 2 })])).toEqual([false]);
     });
 
+    it('counts a denial as use: a client kept denied is not the one evicted', async () => {
+      for (const key of ['k1', 'k2', 'k3']) expect(await allowed([call(key)])).toEqual([true]);
+      // k1 is denied (limit 1 spent), which still makes it the most recently used.
+      expect(await allowed([call('k1')])).toEqual([false]);
+      expect(await allowed([call('k4')])).toEqual([true]);
+      expect(await allowed([call('k1')])).toEqual([false]);
+      expect(await allowed([call('k2')])).toEqual([true]);
+    });
+
     it('never holds more than maxKeys, however many keys come', async () => {
       for (let i = 0; i < 50; i++) await store.consume([call(`key-${i}`)]);
       expect(store.size).toBe(3);
@@ -139,6 +148,17 @@ describe('MemoryStore', () => {
       expect(await allowed(rules)).toEqual([true, true]);
       expect((await store.peek(rules)).outcomes.map((o) => o.remaining)).toEqual([1, 1]);
     });
+  });
+
+  it('neither creates nor extends state for a cost of 0', async () => {
+    expect(await allowed([call('look', { cost: 0 })])).toEqual([true]);
+    expect(store.size).toBe(0);
+    expect(await allowed([call('spent')])).toEqual([true]);
+    now += 59_999;
+    expect(await allowed([call('spent', { cost: 0 })])).toEqual([true]);
+    now += 1;
+    // Had the look re-set the window's expiry, the spent window would still deny here.
+    expect(await allowed([call('spent')])).toEqual([true]);
   });
 
   it('forgets the state of reset keys', async () => {

@@ -19,8 +19,8 @@ export interface MemoryStoreOptions {
 
 /**
  * State in this process: the same algorithms as the Lua scripts, answers identical to Redis for
- * the same (time, cost) sequence. Bounded: past `maxKeys` the least recently used keys are
- * evicted; expired state is dropped on read and by a periodic sweep.
+ * the same (time, cost) sequence. Bounded: past `maxKeys` the least recently used keys (charged
+ * or denied) are evicted; expired state is dropped on read and by a periodic sweep.
  * @publicApi
  */
 export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
@@ -77,8 +77,11 @@ export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
     const admitted = results.every((r, i) => r.allowed || !calls[i].enforce);
     if (charge) {
       results.forEach((r, i) => {
-        if (admitted && r.allowed) this.write(calls[i].key, r.next, now + r.ttlMs);
-        else if (r.cleaned !== undefined) this.write(calls[i].key, r.cleaned, now + r.ttlMs);
+        const { key, cost } = calls[i];
+        // A cost of 0 only looks: like the Lua scripts, it neither creates state nor extends it.
+        if (admitted && r.allowed && cost > 0) this.write(key, r.next, now + r.ttlMs);
+        else if (r.cleaned !== undefined) this.write(key, r.cleaned, now + r.ttlMs);
+        else this.touch(key);
       });
     }
     return {
@@ -108,6 +111,14 @@ export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
     this.entries.delete(key);
     this.entries.set(key, { state, expiresAt });
     if (this.entries.size > this.maxKeys) this.evictOldest();
+  }
+
+  /** Marks a key used without changing it, so a client kept denied is not evicted (and refilled) first. */
+  private touch(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
   }
 
   /**
