@@ -1,38 +1,74 @@
 import type { AlgorithmImpl } from './algorithm.interface.js';
 import { NEVER } from './algorithm.interface.js';
 
-/** Admitted requests as [time, cost], oldest first. Exact; memory grows with the limit. */
-export type SlidingLogState = Array<[number, number]>;
+/**
+ * Admitted requests, oldest first: the (time, units) pairs of `log` from index `head` to `end`,
+ * and `used`, their units summed. Exact; memory grows with the limit.
+ *
+ * States share their buffer: expiry moves `head` forward and an admission appends after `end`
+ * in place, so a decision costs O(1) amortized instead of a copy of the log. A state never
+ * reads past its own `end`, so earlier states stay valid; a state whose buffer has moved on
+ * (another state appended first) copies before appending.
+ */
+export interface SlidingLogState {
+  log: number[];
+  head: number;
+  end: number;
+  used: number;
+}
+
+/**
+ * The live pairs of `state` in a new buffer, with `(now, cost)` inserted after every entry at or
+ * before `now` (a clock that went back may insert out of order; the log stays sorted as Redis's
+ * ZSET is).
+ */
+function copyWith(log: number[], head: number, end: number, now: number, cost: number): number[] {
+  let at = end;
+  while (at > head && log[at - 2] > now) at -= 2;
+  const copy = log.slice(head, at);
+  copy.push(now, cost);
+  for (let i = at; i < end; i++) copy.push(log[i]);
+  return copy;
+}
 
 export const slidingWindowLog: AlgorithmImpl<SlidingLogState> = {
   decide(state, { limit, windowMs, cost, now }) {
-    const entries = (state ?? []).filter(([at]) => at > now - windowMs);
-    let used = 0;
-    let newest = -Infinity;
-    for (const [at, units] of entries) {
-      used += units;
-      if (at > newest) newest = at;
+    const log = state?.log ?? [];
+    let head = state?.head ?? 0;
+    const end = state?.end ?? 0;
+    let used = state?.used ?? 0;
+    // Sorted, so the expired entries are the oldest ones.
+    while (head < end && log[head] <= now - windowMs) {
+      used -= log[head + 1];
+      head += 2;
     }
+    const cleaned: SlidingLogState = { log, head, end, used };
     const allowed = cost <= limit && used + cost <= limit;
-    let next = entries;
+    let next = cleaned;
+    let newest = head < end ? log[end - 2] : -Infinity;
     if (allowed && cost > 0) {
-      next = [...entries, [now, cost]];
-      // A clock that went back may insert out of order; keep the log sorted as Redis's ZSET is.
-      next.sort((a, b) => a[0] - b[0]);
+      if (end === log.length && now >= newest && head <= end - head) {
+        log.push(now, cost);
+        next = { log, head, end: end + 2, used: used + cost };
+      } else {
+        // Shared tail, out-of-order time, or mostly expired: a compact copy.
+        const copy = copyWith(log, head, end, now, cost);
+        next = { log: copy, head: 0, end: copy.length, used: used + cost };
+      }
       used += cost;
       if (now > newest) newest = now;
     }
-    const resetAtMs = next.length === 0 ? now : newest + windowMs;
+    const resetAtMs = next.head === next.end ? now : newest + windowMs;
     let retryAfterMs = 0;
     if (cost > limit) {
       retryAfterMs = NEVER;
     } else if (!allowed) {
       const needed = used + cost - limit;
       let freed = 0;
-      for (const [at, units] of entries) {
-        freed += units;
+      for (let i = head; i < end; i += 2) {
+        freed += log[i + 1];
         if (freed >= needed) {
-          retryAfterMs = Math.max(1, at + windowMs - now);
+          retryAfterMs = Math.max(1, log[i] + windowMs - now);
           break;
         }
       }
@@ -45,7 +81,7 @@ export const slidingWindowLog: AlgorithmImpl<SlidingLogState> = {
       retryAfterMs,
       next,
       ttlMs: Math.max(1, resetAtMs - now),
-      cleaned: entries,
+      cleaned,
     };
   },
 };
