@@ -1,11 +1,25 @@
 import { BlockList, isIP } from 'node:net';
 
-/** `::ffff:127.0.0.1` -> `127.0.0.1`; other addresses unchanged. @internal */
+/**
+ * One spelling per address, so lists, caps and state keys match however a client or an admin
+ * wrote it: IPv4-mapped IPv6 becomes IPv4 (`::ffff:127.0.0.1`, `::ffff:7f00:1` -> `127.0.0.1`),
+ * other IPv6 is lower-cased and compressed (`2001:DB8:0::1` -> `2001:db8::1`). @internal
+ */
 export function normalizeIp(address: string | undefined): string {
   if (!address) return 'unknown';
   const trimmed = address.trim();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(trimmed);
-  return mapped ? mapped[1] : trimmed;
+  if (isIP(trimmed) !== 6) return trimmed;
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${trimmed}]`).hostname.slice(1, -1);
+  } catch {
+    // Zone ids (`fe80::1%eth0`) are not URL hosts: keep them as given.
+    return trimmed;
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (!mapped) return canonical;
+  const [hi, lo] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
 export type TrustProxy = boolean | number | string[];

@@ -6,6 +6,7 @@ describe('listEntry', () => {
     ['::ffff:203.0.113.7', 'ip=203.0.113.7'],
     ['ip=203.0.113.7', 'ip=203.0.113.7'],
     ['2001:db8::1', 'ip=2001:db8::1'],
+    ['2001:DB8:0:0::1', 'ip=2001:db8::1'],
     ['10.0.0.0/8', 'ip=10.0.0.0/8'],
     ['ip=2001:db8::/32', 'ip=2001:db8::/32'],
     ['my-api-key', 'key=my-api-key'],
@@ -34,6 +35,11 @@ describe('AccessList', () => {
     expect(list.match({ ip: '203.0.113.8', apiKey: 'bad' })).toBe('key=bad');
     expect(list.match({ ip: '198.51.100.200' })).toBe('ip=198.51.100.200');
     expect(list.match({ ip: '2001:db8:1::5' })).toBe('ip=2001:db8:1::5');
+  });
+
+  it('matches an IPv6 entry however the admin spelled it', () => {
+    const written = new AccessList([listEntry('2001:DB8:0:0::1')]);
+    expect(written.match({ ip: '2001:db8::1' })).toBe('ip=2001:db8::1');
   });
 
   it('matches nothing else', () => {
