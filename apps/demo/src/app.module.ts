@@ -42,8 +42,9 @@ export class AppModule {
         ApiModule,
         HealthModule,
         MetricsModule,
-        // Without ADMIN_TOKEN there is no admin API at all: /admin/* answers 404.
-        ...(config.adminToken ? [RateLimitAdminModule.forRoot({ token: config.adminToken })] : []),
+        // Mounted even without ADMIN_TOKEN: the module's own guard then answers 404 on /admin/*,
+        // which is what a library user who forgets the token gets too.
+        RateLimitAdminModule.forRoot({ token: config.adminToken }),
       ],
       providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
     };
