@@ -164,6 +164,118 @@ describe('Redis absent at start', () => {
   }, 30_000);
 });
 
+describe.each<Adapter>(['express', 'fastify'])('Redis absent at start, then back with no traffic (%s)', (adapter) => {
+  const scenario = new Scenario();
+  afterAll(() => scenario.close());
+
+  it('/health says redis, not degraded, within 15 s of Redis starting, with no request meanwhile', async () => {
+    const server = await RedisServer.start();
+    await server.kill();
+    scenario.server = server;
+    scenario.demo = await startDemo(
+      { REDIS_URL: server.url, HTTP_ADAPTER: adapter },
+      { keyPrefix: uniquePrefix('faults-idle') },
+    );
+    expect((await scenario.get('/api/public')).status).toBe(200);
+    const health = async () => ((await (await scenario.get('/health')).json()) as HealthBody).details.rate_limit;
+    expect(await health()).toEqual(expect.objectContaining({ store: 'memory', degraded: true }));
+
+    await server.launch();
+    const decisionsBefore = scenario.status.snapshot().stats?.redisDecisions;
+    const took = await waitFor(async () => {
+      const indicator = (await health()) as { store: string; degraded: boolean };
+      return indicator.store === 'redis' && !indicator.degraded;
+    }, RECOVERY_BOUND_MS, 200);
+    expect(took).toBeLessThan(RECOVERY_BOUND_MS);
+    // Only /health was asked meanwhile: no limited request moved it back.
+    expect(scenario.status.snapshot().stats?.redisDecisions).toBe(decisionsBefore);
+    const res = await scenario.get('/api/public');
+    expect(res.headers.get('x-ratelimit-remaining')).toBe('9');
+    expect(scenario.status.snapshot().stats?.redisDecisions).toBe((decisionsBefore ?? 0) + 1);
+  }, 30_000);
+});
+
+describe.each<Adapter>(['express', 'fastify'])('one bad key among many (%s)', (adapter) => {
+  const scenario = new Scenario();
+  let admin: Redis;
+  let prefix: string;
+  beforeAll(async () => {
+    prefix = uniquePrefix('faults-badkey');
+    await scenario.start({ HTTP_ADAPTER: adapter }, { keyPrefix: prefix });
+    admin = new Redis(scenario.server.port, '127.0.0.1');
+  });
+  afterAll(async () => {
+    admin.disconnect();
+    await scenario.close();
+  });
+
+  it('decides that key by the failure mode, keeps the others on Redis, and never opens the breaker', async () => {
+    // Someone else's data sits where one client's sliding log would be.
+    const first = await scenario.get('/api/public', { 'x-forwarded-for': '1.1.1.1' });
+    expect(first.status).toBe(200);
+    const [key] = await admin.keys(`${prefix}:public:*`);
+    await admin.del(key);
+    await admin.set(key, 'not a sorted set', 'PX', 60_000);
+    const fallbackBefore = scenario.status.snapshot().stats!.fallbackDecisions;
+    for (let i = 0; i < 20; i++) {
+      const res = await scenario.get('/api/public');
+      expect(res.status).toBeLessThan(500);
+    }
+    const stats = scenario.status.snapshot().stats!;
+    expect(stats.commandErrors).toBe(20);
+    expect(stats.fallbackDecisions - fallbackBefore).toBe(20);
+    expect(scenario.status.snapshot()).toEqual(expect.objectContaining({ store: 'redis', breaker: 'closed', degraded: false }));
+    // Another client is decided on Redis meanwhile, exactly.
+    await admin.del(key);
+    const redisBefore = stats.redisDecisions;
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await scenario.get('/api/public')).status);
+    expect(statuses).toEqual([...Array(10).fill(200), 429, 429]);
+    expect(scenario.status.snapshot().stats!.redisDecisions - redisBefore).toBe(12);
+  });
+});
+
+describe('Redis out of memory (maxmemory with noeviction)', () => {
+  const scenario = new Scenario();
+  let admin: Redis;
+  beforeAll(async () => {
+    await scenario.start({}, {});
+    admin = new Redis(scenario.server.port, '127.0.0.1');
+  });
+  afterAll(async () => {
+    admin.disconnect();
+    await scenario.close();
+  });
+
+  it('answers every request within bounds without a 5xx, logs it, and is back on Redis once it has room', async () => {
+    expect((await scenario.get('/api/public')).status).toBe(200);
+    const error = jest.spyOn(Logger.prototype, 'error');
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await admin.config('SET', 'maxmemory', '1');
+    const latencies: number[] = [];
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const started = performance.now();
+      const res = await scenario.get('/api/public', { 'x-api-key': `k${i}` });
+      await res.arrayBuffer();
+      latencies.push(performance.now() - started);
+      statuses.push(res.status);
+    }
+    expect(statuses.every((status) => status < 500)).toBe(true);
+    expect(Math.max(...latencies)).toBeLessThan(ANSWER_BOUND_MS);
+    expect(scenario.status.snapshot()).toEqual(expect.objectContaining({ store: 'memory', degraded: true }));
+    const logged = error.mock.calls.map(([message]) => String(message)).filter((m) => m.includes('out of memory'));
+    error.mockRestore();
+    expect(logged).toHaveLength(1);
+    const metrics = await (await scenario.get('/metrics')).text();
+    expect(Number(/^rate_limit_store_errors_total\{store="redis"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+
+    await admin.config('SET', 'maxmemory', '0');
+    const took = await waitFor(async () => scenario.status.snapshot().store === 'redis', RECOVERY_BOUND_MS, 100);
+    expect(took).toBeLessThan(RECOVERY_BOUND_MS);
+  }, 30_000);
+});
+
 describe('Redis restarts and SCRIPT FLUSH between requests', () => {
   const scenario = new Scenario();
   const apiKey = { 'X-API-Key': 'restart-pro' };

@@ -42,7 +42,7 @@ export class ConsumeBatch {
     const [consume] = loadLuaScripts(findLuaDir());
     const lua = [
       'local function consume(KEYS, ARGV, redis)',
-      consume.lua,
+      consume.body,
       'end',
       'local real = redis',
       `local REAL_TTL_GRACE_MS = ${REAL_TTL_GRACE_MS}`,

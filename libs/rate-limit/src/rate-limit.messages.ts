@@ -49,6 +49,12 @@ export const REDIS_UNREACHABLE_AT_START = (mode: string) =>
 export const REDIS_CIRCUIT_OPEN = (mode: string) =>
   `Redis is failing: circuit breaker open, deciding by the "${mode}" failure mode until Redis answers again`;
 
+export const REDIS_COMMAND_FAILED = (keys: string, mode: string, cause: unknown) =>
+  `Redis refused the decision of ${keys} (${String(cause)}): that key's requests are decided by the "${mode}" failure mode; other keys stay on Redis. Logged once per key.`;
+
+export const REDIS_OUT_OF_MEMORY = (mode: string) =>
+  `Redis is out of memory (maxmemory reached and nothing can be evicted): deciding by the "${mode}" failure mode until it has room. Give Redis more memory or an eviction policy that spares the limiter's keys (see the README).`;
+
 export const REDIS_BACK = 'Redis answers again: decisions are back on Redis';
 
 export const STORE_LISTENER_FAILED = (event: string, error: unknown) =>

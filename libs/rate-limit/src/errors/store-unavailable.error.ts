@@ -1,5 +1,10 @@
-/** Why a store could not decide. @publicApi */
-export type StoreErrorCode = 'EBREAKEROPEN' | 'ESTORETIMEOUT' | 'ESTORE';
+/**
+ * Why a store could not decide: the breaker was open, Redis timed out, Redis failed (no
+ * connection, or a server-wide refusal such as `OOM`), or Redis answered this call's keys with an
+ * error (`ECOMMAND`: `WRONGTYPE`, an error raised by the script).
+ * @publicApi
+ */
+export type StoreErrorCode = 'EBREAKEROPEN' | 'ESTORETIMEOUT' | 'ESTORE' | 'ECOMMAND';
 
 /**
  * The store could not decide (Redis unreachable, slow, or the breaker open).

@@ -8,9 +8,20 @@ import { LUA_NOT_FOUND } from '../rate-limit.messages.js';
 /** @internal The entry scripts the Redis store registers. */
 export const LUA_MANIFEST = [{ name: 'rateLimitConsume', file: 'consume.lua' }] as const;
 
+/**
+ * Prepended to every entry script. A script with a shebang and no `allow-oom` flag is refused
+ * whole by a Redis at `maxmemory` (Redis 7+), before it runs: a multi-rule decision can never be
+ * half-written, and a keyless call of it proves that decisions can be made.
+ * @internal
+ */
+export const SCRIPT_SHEBANG = '#!lua\n';
+
 export interface LoadedScript {
   name: string;
+  /** What Redis runs: the shebang line, then `body`. */
   lua: string;
+  /** The expanded script without its shebang (for tests that embed it in another script). */
+  body: string;
   sha1: string;
 }
 
@@ -47,7 +58,8 @@ export function findLuaDir(explicit?: string): string {
 /** Reads every manifest script, expanded, with its SHA1 computed from the text. @internal */
 export function loadLuaScripts(dir: string): LoadedScript[] {
   return LUA_MANIFEST.map(({ name, file }) => {
-    const lua = expandIncludes(dir, readFileSync(join(dir, file), 'utf8'));
-    return { name, lua, sha1: createHash('sha1').update(lua).digest('hex') };
+    const body = expandIncludes(dir, readFileSync(join(dir, file), 'utf8'));
+    const lua = SCRIPT_SHEBANG + body;
+    return { name, lua, body, sha1: createHash('sha1').update(lua).digest('hex') };
   });
 }

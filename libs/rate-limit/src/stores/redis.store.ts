@@ -33,9 +33,17 @@ export class RedisStore extends RateLimitStore {
     return this.client.status === 'ready';
   }
 
-  /** One round trip, for probes and health checks. */
+  /** One round trip, for health checks. */
   async ping(): Promise<void> {
     await this.client.ping();
+  }
+
+  /**
+   * A decision over no rules: proves that the script runs (reloading it if Redis lost it) and
+   * that Redis accepts it (a Redis at `maxmemory` refuses the script whole), writing nothing.
+   */
+  async probe(): Promise<void> {
+    await this.run([], undefined, false);
   }
 
   consume(calls: RuleCall[], now?: number): Promise<StoreResult> {

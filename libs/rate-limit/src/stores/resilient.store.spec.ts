@@ -1,21 +1,32 @@
+import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { createHook } from 'node:async_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreUnavailableError } from '../errors/index.js';
 import type { BreakerOptions, FailureMode } from '../interfaces/index.js';
 import { MemoryStore } from './memory.store.js';
 import type { RuleCall, StoreResult } from './rate-limit.store.js';
 import { ResilientStore, type GuardedStore, type ResilientStoreEvents } from './resilient.store.js';
 
+/** What ioredis raises for an error reply of the server. */
+class ReplyError extends Error {
+  override name = 'ReplyError';
+}
+
+/** Waits on the global timer functions, which the fake clock drives. */
+const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /**
  * Stands in for RedisStore: answers from a real MemoryStore while `health` is `ok`, rejects at
- * once (`down`, like ioredis without a connection) or answers late (`stalled`, like a frozen server).
+ * once (`down`, like ioredis without a connection; `oom`, like a Redis at maxmemory) or answers
+ * late (`stalled`, like a frozen server). Keys in `broken` get the error Redis gives for a key
+ * of the wrong type.
  */
 class FakeRedis implements GuardedStore {
-  health: 'ok' | 'down' | 'stalled' = 'ok';
+  health: 'ok' | 'down' | 'stalled' | 'oom' = 'ok';
   stallMs = 400;
   decisions = 0;
   pings = 0;
+  readonly broken = new Set<string>();
   private readonly state = new MemoryStore({ sweepIntervalMs: 0 });
 
   get connected(): boolean {
@@ -24,6 +35,9 @@ class FakeRedis implements GuardedStore {
 
   consume(calls: RuleCall[], now?: number): Promise<StoreResult> {
     return this.answer(() => {
+      if (calls.some((c) => this.broken.has(c.key))) {
+        throw new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value');
+      }
       this.decisions++;
       return this.state.consume(calls, now);
     });
@@ -41,14 +55,15 @@ class FakeRedis implements GuardedStore {
     return this.answer(() => this.state.release(key, leaseId));
   }
 
-  ping(): Promise<void> {
+  probe(): Promise<void> {
     this.pings++;
     return this.answer(async () => undefined);
   }
 
   private async answer<T>(fn: () => Promise<T>): Promise<T> {
     if (this.health === 'down') throw new Error('Stream isn\'t writeable and enableOfflineQueue options is false');
-    if (this.health === 'stalled') await sleep(this.stallMs);
+    if (this.health === 'oom') throw new ReplyError("OOM command not allowed when used memory > 'maxmemory'.");
+    if (this.health === 'stalled') await wait(this.stallMs);
     return fn();
   }
 }
@@ -72,6 +87,9 @@ const call = (key: string, limit = 10, cost = 1): RuleCall => ({
 
 describe('ResilientStore', () => {
   beforeAll(() => Logger.overrideLogger(false));
+  // The breaker's timeouts, reset timer and the probes all run on the fake clock.
+  beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] }));
+  const sleep = (ms: number) => jest.advanceTimersByTimeAsync(ms);
 
   const stores: Array<{ store: ResilientStore; memory: MemoryStore }> = [];
 
@@ -102,6 +120,7 @@ describe('ResilientStore', () => {
       store.onModuleDestroy();
       memory.onModuleDestroy();
     }
+    jest.useRealTimers();
   });
 
   it('decides on Redis while Redis answers', async () => {
@@ -159,12 +178,18 @@ describe('ResilientStore', () => {
     const { redis, store } = build();
     const seen = record(store);
     redis.health = 'stalled';
-    const started = performance.now();
-    const result = await store.consume([call('s')]);
-    const took = performance.now() - started;
+    const started = Date.now();
+    let answeredAt = 0;
+    const pending = store.consume([call('s')]).then((result) => {
+      answeredAt = Date.now();
+      return result;
+    });
+    await sleep(49);
+    expect(answeredAt).toBe(0);
+    await sleep(1);
+    const result = await pending;
     expect(result.outcomes[0].allowed).toBe(true);
-    expect(took).toBeGreaterThanOrEqual(45);
-    expect(took).toBeLessThan(150);
+    expect(answeredAt - started).toBe(50);
     const error = seen.find((e) => e.event === 'storeError')?.payload;
     expect(error).toEqual({ code: 'ESTORETIMEOUT', error: expect.any(Error) });
     expect(store.stats.timeouts).toBe(1);
@@ -194,7 +219,7 @@ describe('ResilientStore', () => {
     expect(store.stats.fallbackDecisions).toBe(5);
   });
 
-  it('probes with PING once half-open and is back on Redis without a request taking the risk', async () => {
+  it('probes once half-open and is back on Redis without a request taking the risk', async () => {
     const { redis, store } = build('memory', { resetTimeoutMs: 40 });
     const seen = record(store);
     redis.health = 'down';
@@ -287,6 +312,92 @@ describe('ResilientStore', () => {
     }
   });
 
+  it('decides a key Redis refuses by the failure mode, logs it once, and keeps every other key on Redis', async () => {
+    const lines: string[] = [];
+    Logger.overrideLogger({ log: () => undefined, warn: () => undefined, error: (m: string) => lines.push(m) });
+    try {
+      const { redis, store } = build('memory');
+      redis.broken.add('bad');
+      for (let i = 0; i < 20; i++) {
+        expect((await store.consume([call('bad', 5)])).outcomes[0].allowed).toBe(i < 5);
+      }
+      expect((await store.consume([call('good', 5)])).outcomes[0]).toEqual(
+        expect.objectContaining({ allowed: true, remaining: 4 }),
+      );
+      expect(store.state).toBe('closed');
+      expect(store.kind).toBe('redis');
+      expect(store.degraded).toBe(false);
+      expect(redis.decisions).toBe(1);
+      expect(store.stats).toEqual(
+        expect.objectContaining({ redisDecisions: 1, fallbackDecisions: 20, storeErrors: 20, commandErrors: 20, opened: 0 }),
+      );
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('bad');
+      expect(lines[0]).toContain('WRONGTYPE');
+    } finally {
+      Logger.overrideLogger(false);
+    }
+  });
+
+  it('answers a refused key with ECOMMAND in closed mode, without opening the breaker', async () => {
+    const { redis, store } = build('closed');
+    redis.broken.add('bad');
+    for (let i = 0; i < 10; i++) {
+      const error = await store.consume([call('bad')]).catch((e: unknown) => e);
+      expect((error as StoreUnavailableError).code).toBe('ECOMMAND');
+    }
+    expect(store.state).toBe('closed');
+    expect((await store.consume([call('good')])).outcomes[0].allowed).toBe(true);
+  });
+
+  it('treats a Redis out of memory as an outage, logged once', async () => {
+    const lines: string[] = [];
+    Logger.overrideLogger({ log: () => undefined, warn: () => undefined, error: (m: string) => lines.push(m) });
+    try {
+      const { redis, store } = build('memory');
+      redis.health = 'oom';
+      for (let i = 0; i < 6; i++) expect((await store.consume([call('m')])).outcomes[0].allowed).toBe(true);
+      expect(store.state).toBe('open');
+      expect(store.degraded).toBe(true);
+      expect(lines.filter((l) => l.includes('out of memory'))).toHaveLength(1);
+    } finally {
+      Logger.overrideLogger(false);
+    }
+  });
+
+  it('probes by itself after a fallback decision the breaker did not count, and is back on Redis with no request', async () => {
+    const { redis, store } = build('memory', { volumeThreshold: 100 });
+    redis.health = 'down';
+    await store.consume([call('f')]);
+    expect(store.state).toBe('closed');
+    expect(store.kind).toBe('memory');
+    await sleep(3_000);
+    expect(store.kind).toBe('memory');
+    redis.health = 'ok';
+    await sleep(1_000);
+    expect(store.kind).toBe('redis');
+    expect(store.degraded).toBe(false);
+    const probes = redis.pings;
+    await sleep(5_000);
+    expect(redis.pings).toBe(probes);
+    expect(redis.decisions).toBe(0);
+  });
+
+  it('starts in fallback when Redis is unreachable at boot and moves to Redis with no request', async () => {
+    const redis = new FakeRedis();
+    redis.health = 'down';
+    const memory = new MemoryStore({ sweepIntervalMs: 0 });
+    const store = new ResilientStore(redis, memory, { failureMode: 'memory', fallbackDivisor: 1, breaker: BREAKER });
+    stores.push({ store, memory });
+    expect(store.kind).toBe('memory');
+    await sleep(2_000);
+    redis.health = 'ok';
+    expect(store.kind).toBe('memory');
+    await sleep(1_000);
+    expect(store.kind).toBe('redis');
+    expect(redis.decisions).toBe(0);
+  });
+
   it('stops calling a listener once unsubscribed', async () => {
     const { store } = build();
     let calls = 0;
@@ -298,6 +409,8 @@ describe('ResilientStore', () => {
   });
 
   it('leaves no timer behind once destroyed', async () => {
+    jest.useRealTimers();
+    const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
     // Timers created by the store, the breaker or the memory store, unref'd ones included.
     const ours = /opossum|resilient\.store\.ts|memory\.store\.ts/;
     const live = new Map<number, string>();
@@ -326,6 +439,7 @@ describe('ResilientStore', () => {
       redis.health = 'stalled';
       redis.stallMs = 60;
       for (let i = 0; i < 3; i++) await store.consume([call('t')]);
+      // A fallback decision with the breaker still closed starts the prober: it must go too.
       redis.health = 'down';
       await sleep(50);
       expect(store.state).toBe('open');

@@ -7,12 +7,15 @@ import type { BreakerOptions, FailureMode } from '../interfaces/index.js';
 import {
   REDIS_BACK,
   REDIS_CIRCUIT_OPEN,
+  REDIS_COMMAND_FAILED,
+  REDIS_OUT_OF_MEMORY,
   REDIS_UNREACHABLE_AT_START,
   STORE_LISTENER_FAILED,
   STORE_UNAVAILABLE,
 } from '../rate-limit.messages.js';
 import type { MemoryStore } from './memory.store.js';
 import { RateLimitStore, type RuleCall, type StoreResult } from './rate-limit.store.js';
+import { classifyRedisError, isOutOfMemory } from './redis-errors.js';
 import type { RedisStore } from './redis.store.js';
 
 /** The circuit breaker's state. @publicApi */
@@ -22,7 +25,7 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export type DecisionSource = 'redis' | FailureMode;
 
 /** The Redis side the breaker guards: a `RedisStore`, or a stand-in with the same surface. @publicApi */
-export type GuardedStore = Pick<RedisStore, 'consume' | 'peek' | 'reset' | 'release' | 'ping' | 'connected'>;
+export type GuardedStore = Pick<RedisStore, 'consume' | 'peek' | 'reset' | 'release' | 'probe' | 'connected'>;
 
 /** Settings of a `ResilientStore`; the module builds them from its resolved options. @publicApi */
 export interface ResilientStoreOptions {
@@ -32,6 +35,12 @@ export interface ResilientStoreOptions {
   breaker: Readonly<Required<BreakerOptions>>;
   /** Clock of the `open` mode's answers. @default Date.now */
   clock?: () => number;
+  /**
+   * While decisions are made without Redis and the breaker is closed (Redis unreachable at boot,
+   * or a failure too isolated to open it), Redis is probed this often, so decisions move back
+   * to Redis with no request needed. @default 1000 (ms)
+   */
+  probeIntervalMs?: number;
 }
 
 /** Counters since start (monotonic, for metrics) and opossum's rolling window. @publicApi */
@@ -48,6 +57,12 @@ export interface ResilientStoreStats {
   storeErrors: number;
   /** The part of `storeErrors` that timed out. */
   timeouts: number;
+  /**
+   * The part of `storeErrors` that Redis answered with an error about the call's own keys
+   * (`WRONGTYPE`, an error raised by the script): that request was decided by the failure mode,
+   * the breaker did not count it, and every other key kept deciding on Redis.
+   */
+  commandErrors: number;
   /** Calls not sent to Redis because the breaker was open. */
   shortCircuited: number;
   /** Times the breaker opened, failed half-open probes included. */
@@ -74,7 +89,8 @@ export interface ResilientStoreEvents {
    */
   decision: { source: DecisionSource; durationMs: number };
   /**
-   * A Redis call failed (`ESTORE`) or timed out (`ESTORETIMEOUT`). Short-circuited calls are not errors.
+   * A Redis call failed (`ESTORE`), timed out (`ESTORETIMEOUT`) or was answered with an error
+   * about its own keys (`ECOMMAND`). Short-circuited calls are not errors.
    * @event ResilientStore#storeError
    */
   storeError: { code: Exclude<StoreErrorCode, 'EBREAKEROPEN'>; error: unknown };
@@ -84,17 +100,28 @@ type Action = () => Promise<unknown>;
 
 /** opossum's own errors carry these codes; anything else came from Redis. */
 function codeOf(error: unknown): StoreErrorCode {
-  if (!(error instanceof Error) || !CircuitBreaker.isOurError(error)) return 'ESTORE';
+  if (!(error instanceof Error) || !CircuitBreaker.isOurError(error)) {
+    return classifyRedisError(error) === 'command' ? 'ECOMMAND' : 'ESTORE';
+  }
   // EOPENBREAKER, ESHUTDOWN and ESEMLOCKED all mean the call never reached Redis.
   return (error as Error & { code?: string }).code === 'ETIMEDOUT' ? 'ESTORETIMEOUT' : 'EBREAKEROPEN';
 }
 
+/** Distinct keys whose command errors are logged before the list starts over. */
+const LOGGED_KEYS_MAX = 1_000;
+
 /**
  * The Redis store behind an opossum circuit breaker, with a failure mode for when Redis cannot
  * answer: every Redis call has a timeout, enough failures over the rolling window open the
- * breaker, and while it is open decisions never wait for Redis. After `resetTimeoutMs` one PING
- * probes Redis; its success closes the breaker and decisions are on Redis again, without waiting
- * for a request to risk the probe.
+ * breaker, and while it is open decisions never wait for Redis. After `resetTimeoutMs` one probe
+ * (a keyless call of the decision script) tests Redis; its success closes the breaker and
+ * decisions are on Redis again, without waiting for a request to risk the probe. Whenever a
+ * decision was made without Redis while the breaker stayed closed, the same probe runs every
+ * `probeIntervalMs` until Redis decides again.
+ *
+ * An error Redis returns about one call's keys (`WRONGTYPE`, an error raised by the script) is
+ * that request's problem, not an outage: the request is decided by the failure mode, the key is
+ * logged once, and the breaker does not count it.
  *
  * `kind` is `redis` while Redis answers and `memory` whenever decisions are made without it (by
  * the in-memory store, or by the `open`/`closed` modes).
@@ -118,11 +145,17 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
     timeouts: 0,
     shortCircuited: 0,
     opened: 0,
+    commandErrors: 0,
   };
-  private lastAnswer: 'redis' | 'fallback' = 'redis';
+  private lastAnswer: 'redis' | 'fallback';
   private reportedState: BreakerState = 'closed';
   /** Set while an outage has been logged, so one outage logs one warning. */
   private outageLogged: boolean;
+  private oomLogged = false;
+  private readonly probeIntervalMs: number;
+  private prober?: NodeJS.Timeout;
+  private probing = false;
+  private readonly loggedKeys = new Set<string>();
 
   constructor(
     /** The Redis store the breaker guards. */
@@ -146,6 +179,8 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
       rollingCountBuckets: 10,
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
+      // Redis answered: a bad key is no reason to stop deciding on Redis for every other key.
+      errorFilter: (error: unknown) => classifyRedisError(error) === 'command',
     });
     this.breaker.on('open', () => this.transition('open'));
     this.breaker.on('halfOpen', () => {
@@ -153,8 +188,13 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
       this.probe();
     });
     this.breaker.on('close', () => this.transition('closed'));
+    this.probeIntervalMs = options.probeIntervalMs ?? 1_000;
     this.outageLogged = !redis.connected;
-    if (this.outageLogged) this.logger.warn(REDIS_UNREACHABLE_AT_START(this.failureMode));
+    this.lastAnswer = redis.connected ? 'redis' : 'fallback';
+    if (this.outageLogged) {
+      this.logger.warn(REDIS_UNREACHABLE_AT_START(this.failureMode));
+      this.startProbing();
+    }
   }
 
   /** `redis` while decisions are made on Redis; `memory` while the failure mode decides. */
@@ -208,6 +248,7 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    this.stopProbing();
     this.breaker.shutdown();
     this.events.removeAllListeners();
   }
@@ -220,15 +261,20 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
         charge ? this.redis.consume(calls, now) : this.redis.peek(calls, now),
       );
     } catch (error) {
-      this.lastAnswer = 'fallback';
+      const unavailable = error as StoreUnavailableError;
+      if (unavailable.code === 'ECOMMAND') {
+        this.logCommandError(calls, unavailable.cause);
+      } else {
+        this.lastAnswer = 'fallback';
+        this.startProbing();
+      }
       if (charge) {
         this.counts.fallbackDecisions++;
         this.emit('decision', { source: this.failureMode, durationMs: performance.now() - started });
       }
-      return this.withoutRedis(calls, now, charge, error as StoreUnavailableError);
+      return this.withoutRedis(calls, now, charge, unavailable);
     }
-    this.lastAnswer = 'redis';
-    this.endOutage();
+    this.backOnRedis();
     if (charge) {
       this.counts.redisDecisions++;
       this.emit('decision', { source: 'redis', durationMs: performance.now() - started });
@@ -284,15 +330,57 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
       } else {
         this.counts.storeErrors++;
         if (code === 'ESTORETIMEOUT') this.counts.timeouts++;
+        if (code === 'ECOMMAND') this.counts.commandErrors++;
+        if (isOutOfMemory(error) && !this.oomLogged) {
+          this.oomLogged = true;
+          this.logger.error(REDIS_OUT_OF_MEMORY(this.failureMode));
+        }
         this.emit('storeError', { code, error });
       }
       throw new StoreUnavailableError(code, STORE_UNAVAILABLE, { cause: error });
     }
   }
 
-  /** The half-open slot goes to a PING, so no request ever waits on a probe. */
+  /** The half-open slot goes to a probe, so no request ever waits on one. */
   private probe(): void {
-    this.viaBreaker(() => this.redis.ping()).catch(() => undefined);
+    this.viaBreaker(() => this.redis.probe()).catch(() => undefined);
+  }
+
+  /**
+   * Probes until Redis decides again. While the breaker is open its own half-open probe does the
+   * work; this covers the closed breaker, which no failure count will ever reopen on an idle app.
+   */
+  private startProbing(): void {
+    if (this.prober) return;
+    this.prober = setInterval(() => {
+      if (this.probing || this.breaker.opened || this.breaker.halfOpen) return;
+      this.probing = true;
+      this.viaBreaker(() => this.redis.probe())
+        .then(() => this.backOnRedis())
+        .catch(() => undefined)
+        .finally(() => (this.probing = false));
+    }, this.probeIntervalMs);
+    this.prober.unref();
+  }
+
+  private stopProbing(): void {
+    if (this.prober) clearInterval(this.prober);
+    this.prober = undefined;
+  }
+
+  private backOnRedis(): void {
+    this.lastAnswer = 'redis';
+    this.stopProbing();
+    this.endOutage();
+  }
+
+  /** Once per key (a bounded memory of keys): a key kept broken must not flood the log. */
+  private logCommandError(calls: RuleCall[], cause: unknown): void {
+    const keys = calls.map((call) => call.key).join(' ');
+    if (this.loggedKeys.has(keys)) return;
+    if (this.loggedKeys.size >= LOGGED_KEYS_MAX) this.loggedKeys.clear();
+    this.loggedKeys.add(keys);
+    this.logger.error(REDIS_COMMAND_FAILED(keys, this.failureMode, cause));
   }
 
   private transition(state: BreakerState): void {
@@ -306,13 +394,13 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
       }
     } else if (state === 'closed') {
       // The probe that closed the breaker was answered by Redis.
-      this.lastAnswer = 'redis';
-      this.endOutage();
+      this.backOnRedis();
     }
     this.emit('stateChange', { state, previous });
   }
 
   private endOutage(): void {
+    this.oomLogged = false;
     if (!this.outageLogged) return;
     this.outageLogged = false;
     this.logger.log(REDIS_BACK);
