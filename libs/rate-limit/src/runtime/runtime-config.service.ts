@@ -64,10 +64,13 @@ export class RuntimeConfig implements OnApplicationBootstrap, OnModuleDestroy {
   private allow = new AccessList();
   private block = new AccessList();
   private loading: Promise<void> = Promise.resolve();
+  /** Per concern, the load queued and not yet started: later notifications join it. */
+  private readonly queued = new Map<ConfigConcern, Promise<void>>();
   private poller?: NodeJS.Timeout;
   private polling = false;
   private syncFailing = false;
   private closed = false;
+  private loadCount = 0;
 
   constructor(
     private readonly registry: RuleRegistry,
@@ -196,14 +199,30 @@ export class RuntimeConfig implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  /** Loads run one after another, so an older read can never be applied after a newer one. */
+  /**
+   * Loads run one after another, so an older read can never be applied after a newer one. A
+   * burst of changes costs at most two loads per concern: a notification arriving while a load
+   * is queued joins it, since that load has not read yet and will see the change.
+   */
   private reload(concern: ConfigConcern): Promise<void> {
-    const next = this.loading.then(() => this.load(concern));
+    const waiting = this.queued.get(concern);
+    if (waiting) return waiting;
+    const next = this.loading.then(() => {
+      this.queued.delete(concern);
+      return this.load(concern);
+    });
+    this.queued.set(concern, next);
     this.loading = next.catch(() => undefined);
     return next;
   }
 
+  /** Loads of the configuration since start (for tests and diagnostics). */
+  get loads(): number {
+    return this.loadCount;
+  }
+
   private async load(concern: ConfigConcern): Promise<void> {
+    this.loadCount++;
     const { fields, version } = await this.backend.read(concern);
     const invalid = (field: string) => this.logger.warn(CONFIG_VALUE_IGNORED(concern, field));
     if (concern === 'rules') {
