@@ -1,6 +1,7 @@
 import { DecisionRecorder } from './metrics/decision-recorder.js';
 import { RateLimitMetrics } from './metrics/rate-limit.metrics.js';
 import { RuntimeConfig } from './runtime/runtime-config.service.js';
+import { DenyCache } from './stores/deny-cache.js';
 
 /**
  * What operating the limiter live needs: the runtime configuration (overrides, per-key caps,
@@ -8,4 +9,9 @@ import { RuntimeConfig } from './runtime/runtime-config.service.js';
  * `@UseGuards` is built in the module that uses it.
  * @internal
  */
-export const operationsProviders = [RuntimeConfig, RateLimitMetrics, DecisionRecorder];
+export const operationsProviders = [
+  RuntimeConfig,
+  RateLimitMetrics,
+  DecisionRecorder,
+  { provide: DenyCache, useFactory: () => new DenyCache() },
+];

@@ -7,6 +7,7 @@ import { resolveOptions, type ResolvedOptions } from './rate-limit.options.js';
 import { MemoryStore } from './stores/memory.store.js';
 import { RateLimitStore } from './stores/rate-limit.store.js';
 import { RedisStore } from './stores/redis.store.js';
+import { DenyCache } from './stores/deny-cache.js';
 import { ResilientStore } from './stores/resilient.store.js';
 
 /** Reconnection backoff: doubles from 100 ms up to 2 s, so a returning Redis is found within 2 s. */
@@ -126,7 +127,7 @@ export const rateLimitProviders: Provider[] = [
   },
   {
     provide: RateLimitStore,
-    useFactory: (options: ResolvedOptions, holder: RedisClientHolder, memory: MemoryStore) => {
+    useFactory: (options: ResolvedOptions, holder: RedisClientHolder, memory: MemoryStore, denyCache: DenyCache) => {
       if (!holder.client) {
         new Logger('RateLimit').log('No Redis configured: using the in-memory store (limits are per instance)');
         return memory;
@@ -136,8 +137,9 @@ export const rateLimitProviders: Provider[] = [
         fallbackDivisor: options.fallbackDivisor,
         breaker: options.breaker,
         clock: options.clock,
+        denyCache,
       });
     },
-    inject: [RESOLVED_OPTIONS, REDIS_CLIENT, MemoryStore],
+    inject: [RESOLVED_OPTIONS, REDIS_CLIENT, MemoryStore, DenyCache],
   },
 ];

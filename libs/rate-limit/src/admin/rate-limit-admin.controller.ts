@@ -166,6 +166,7 @@ export class RateLimitAdminController {
     const rule = this.rule(name);
     const key = this.stateKey(rule, identity(rule, raw));
     await this.persist(() => this.store.reset([key]));
+    await this.persist(() => this.runtime.announceReset());
   }
 
   @Get('lists')

@@ -4,11 +4,16 @@ import { BOUNDS } from '../rate-limit.constants.js';
 import type { RuleOverride } from '../rules/rule-registry.service.js';
 import { checkInteger } from '../rules/rule.validator.js';
 
-/** What the runtime configuration is made of; each is one hash in Redis with its own version. @internal */
-export type ConfigConcern = 'rules' | 'keys' | 'lists';
+/**
+ * What the runtime configuration is made of; each is one hash in Redis with its own version.
+ * `resets` holds no fields: its version moves when a key's state is reset, so every instance
+ * forgets the denials it remembered.
+ * @internal
+ */
+export type ConfigConcern = 'rules' | 'keys' | 'lists' | 'resets';
 
 /** Every concern, in the order they are loaded. @internal */
-export const CONCERNS: readonly ConfigConcern[] = ['rules', 'keys', 'lists'];
+export const CONCERNS: readonly ConfigConcern[] = ['rules', 'keys', 'lists', 'resets'];
 
 /** A per-key (per-tenant) cap of one rule. @publicApi */
 export interface KeyCap {

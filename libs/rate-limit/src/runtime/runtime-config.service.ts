@@ -5,6 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
+import { DenyCache } from '../stores/deny-cache.js';
 import type { ClientInfo } from '../interfaces/index.js';
 import { AccessList, type ListName } from '../lists/access-list.js';
 import { REDIS_CLIENT, RESOLVED_OPTIONS } from '../rate-limit.constants.js';
@@ -76,6 +77,7 @@ export class RuntimeConfig implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly registry: RuleRegistry,
     @Inject(REDIS_CLIENT) holder: RedisClientHolder,
     @Inject(RESOLVED_OPTIONS) options: ResolvedOptions,
+    private readonly denials: DenyCache = new DenyCache(),
   ) {
     this.backend = holder.client
       ? new RedisConfigBackend(holder.client, options.keyPrefix)
@@ -164,6 +166,15 @@ export class RuntimeConfig implements OnApplicationBootstrap, OnModuleDestroy {
     return this.write('keys', {}, [capField(rule, identity)]);
   }
 
+  /**
+   * Tells every instance that a key's state was reset: each forgets the denials it remembered
+   * (this one at once), so the key is decided on Redis again.
+   */
+  announceReset(): Promise<void> {
+    this.denials.clear();
+    return this.backend.shared ? this.write('resets', {}, []) : Promise.resolve();
+  }
+
   /** Adds an entry made by `listEntry`. */
   addToList(list: ListName, entry: string): Promise<void> {
     return this.write('lists', { [listField(list, entry)]: '1' }, []);
@@ -224,6 +235,8 @@ export class RuntimeConfig implements OnApplicationBootstrap, OnModuleDestroy {
   private async load(concern: ConfigConcern): Promise<void> {
     this.loadCount++;
     const { fields, version } = await this.backend.read(concern);
+    // Any change may admit a key sooner than a denial remembered before it.
+    this.denials.clear();
     const invalid = (field: string) => this.logger.warn(CONFIG_VALUE_IGNORED(concern, field));
     if (concern === 'rules') {
       const overrides = decodeRuleOverrides(fields, invalid);
@@ -232,7 +245,7 @@ export class RuntimeConfig implements OnApplicationBootstrap, OnModuleDestroy {
       }
     } else if (concern === 'keys') {
       this.caps = decodeKeyCaps(fields, invalid);
-    } else {
+    } else if (concern === 'lists') {
       const lists = decodeLists(fields);
       this.allow = new AccessList(lists.allow);
       this.block = new AccessList(lists.block);

@@ -13,6 +13,7 @@ import {
   STORE_LISTENER_FAILED,
   STORE_UNAVAILABLE,
 } from '../rate-limit.messages.js';
+import { DenyCache } from './deny-cache.js';
 import type { MemoryStore } from './memory.store.js';
 import { RateLimitStore, type RuleCall, type StoreResult } from './rate-limit.store.js';
 import { classifyRedisError, isOutOfMemory } from './redis-errors.js';
@@ -41,13 +42,24 @@ export interface ResilientStoreOptions {
    * to Redis with no request needed. @default 1000 (ms)
    */
   probeIntervalMs?: number;
+  /**
+   * Where this instance remembers what Redis denied until when (see `DenyCache`); the module
+   * shares it with the runtime configuration, which clears it on every change.
+   * @default a cache of its own
+   */
+  denyCache?: DenyCache;
 }
 
 /** Counters since start (monotonic, for metrics) and opossum's rolling window. @publicApi */
 export interface ResilientStoreStats {
   state: BreakerState;
-  /** Decisions (`consume`) answered by Redis. */
+  /**
+   * Decisions (`consume`) answered by Redis, or by this instance from a denial Redis gave
+   * earlier that nothing can end before its time (`cachedDenials`).
+   */
   redisDecisions: number;
+  /** The part of `redisDecisions` answered from the deny cache, without a Redis call. */
+  cachedDenials: number;
   /**
    * Decisions answered by the failure mode: decided in memory, admitted (`open`) or refused with
    * 503 (`closed`).
@@ -140,6 +152,7 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
   private readonly clock: () => number;
   private readonly counts = {
     redisDecisions: 0,
+    cachedDenials: 0,
     fallbackDecisions: 0,
     storeErrors: 0,
     timeouts: 0,
@@ -156,6 +169,8 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
   private prober?: NodeJS.Timeout;
   private probing = false;
   private readonly loggedKeys = new Set<string>();
+  /** What Redis denied until when. */
+  readonly denials: DenyCache;
 
   constructor(
     /** The Redis store the breaker guards. */
@@ -189,6 +204,7 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
     });
     this.breaker.on('close', () => this.transition('closed'));
     this.probeIntervalMs = options.probeIntervalMs ?? 1_000;
+    this.denials = options.denyCache ?? new DenyCache({ clock: this.clock });
     this.outageLogged = !redis.connected;
     this.lastAnswer = redis.connected ? 'redis' : 'fallback';
     if (this.outageLogged) {
@@ -237,6 +253,7 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
 
   /** Resets both stores; fails with `StoreUnavailableError` when Redis could not be reset. */
   async reset(keys: string[]): Promise<void> {
+    this.denials.forget(keys);
     await this.memory.reset(keys);
     await this.viaBreaker(() => this.redis.reset(keys));
   }
@@ -255,6 +272,14 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
 
   private async decide(calls: RuleCall[], now: number | undefined, charge: boolean): Promise<StoreResult> {
     const started = performance.now();
+    // A test's fake clock is not this process's: only real-time decisions use the cache.
+    const cached = charge && now === undefined ? this.denials.lookup(calls) : undefined;
+    if (cached) {
+      this.counts.redisDecisions++;
+      this.counts.cachedDenials++;
+      this.emit('decision', { source: 'redis', durationMs: performance.now() - started });
+      return cached;
+    }
     let result: StoreResult;
     try {
       result = await this.viaBreaker(() =>
@@ -276,6 +301,7 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
     }
     this.backOnRedis();
     if (charge) {
+      if (now === undefined) this.denials.remember(calls, result);
       this.counts.redisDecisions++;
       this.emit('decision', { source: 'redis', durationMs: performance.now() - started });
     }
