@@ -9,12 +9,14 @@
     ARGV[2]          '1' to charge, '0' to only look (admin inspect)
     ARGV[3 + 6(i-1) ...] per rule i:
       algorithm      'fixed-window' | 'sliding-window-log' | 'sliding-window-counter' |
-                     'token-bucket' | 'leaky-bucket' | 'gcra' | 'concurrency'
+                     'token-bucket' | 'leaky-bucket' | 'gcra' | 'concurrency' |
+                     'weighted-token-bucket'
       limit          positive integer
       window         ms
       cost           units; 0 only looks (admin inspect)
       enforce        '1' enforce, '0' dry-run
-      lease          concurrency lease id ('' otherwise)
+      extra          concurrency: the lease id; weighted-token-bucket: the classes, their
+                     weights and the request's class ('high=3,low=1|high'); '' otherwise
 
   Output:
     { admitted (1|0), now (epoch ms, the time decided at), then per rule: allowed (1|0),
@@ -32,7 +34,7 @@ for i = 1, #KEYS do
     window = tonumber(ARGV[base + 2]),
     cost = tonumber(ARGV[base + 3]),
     enforce = ARGV[base + 4] == '1',
-    lease = ARGV[base + 5],
+    extra = ARGV[base + 5],
   }
 end
 
@@ -52,6 +54,7 @@ local ALGORITHMS = {}
 --- @include "algorithms/leaky-bucket"
 --- @include "algorithms/gcra"
 --- @include "algorithms/concurrency"
+--- @include "algorithms/weighted-token-bucket"
 
 local admitted = true
 local reply = { 0, now }
@@ -64,7 +67,7 @@ for _, rule in ipairs(rules) do
     return redis.error_reply('ERR unknown algorithm ' .. tostring(rule.algorithm))
   end
   local allowed, remaining, reset_at, retry, commit = decide(
-    rule.key, now, rule.limit, rule.window, rule.cost, rule.lease)
+    rule.key, now, rule.limit, rule.window, rule.cost, rule.extra)
   if allowed then
     commits[#commits + 1] = commit
     charged[#charged + 1] = #reply + 2

@@ -17,7 +17,7 @@ async function scriptCalls(redis: Redis): Promise<number> {
 /** What a client reads from a limited answer. */
 async function answer(url: string) {
   const res = await fetch(url);
-  const body = await res.json();
+  const body = (await res.json()) as Record<string, unknown>;
   const header = (name: string) => res.headers.get(name);
   return {
     status: res.status,

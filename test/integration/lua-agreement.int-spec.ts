@@ -9,6 +9,7 @@ import {
   DAYS_31,
   T0,
   isRelease,
+  stepShare,
   type AlgorithmCase,
   type Expected,
 } from '../support/algorithm-cases.js';
@@ -41,7 +42,7 @@ function caseOps(algorithm: Algorithm, c: AlgorithmCase, key: string): BatchOp[]
     return {
       now: start + step.at,
       charge: true,
-      calls: [{ key, algorithm, limit, windowMs, cost, enforce: true, leaseId }],
+      calls: [{ key, algorithm, limit, windowMs, cost, enforce: true, leaseId, share: stepShare(c, step) }],
     };
   });
 }
@@ -84,6 +85,7 @@ function shortestTtl(algorithm: Algorithm, c: AlgorithmCase): number {
       cost: step.cost,
       now: (c.start ?? T0) + step.at,
       leaseId: step.lease,
+      share: stepShare(c, step),
     });
     if (r.allowed) {
       state = r.next;
@@ -148,7 +150,17 @@ function randomOps(primary: Algorithm, seed: number): BatchOp[] {
     limit: pick(rnd, LIMITS),
     windowMs: pick(rnd, WINDOWS),
     enforce: r === 0 || rnd() < 0.7,
+    share: undefined as ((rnd: () => number) => RuleCall['share']) | undefined,
   }));
+  // Weighted buckets: two or three classes; now and then the weights change between calls.
+  for (const rule of rules.filter((r) => r.algorithm === 'weighted-token-bucket')) {
+    const names = ['a', 'b', 'c'].slice(0, int(rnd, 2, 3));
+    let weights = names.map((name) => [name, int(rnd, 1, 5)] as [string, number]);
+    rule.share = (next) => {
+      if (next() < 0.05) weights = names.map((name) => [name, int(next, 1, 5)] as [string, number]);
+      return { weights, cls: pick(next, names) };
+    };
+  }
   let now = T0 + int(rnd, 0, 10_000_000);
   let charged = false;
   const ops: BatchOp[] = [];
@@ -167,7 +179,7 @@ function randomOps(primary: Algorithm, seed: number): BatchOp[] {
     if (roll < 0.2) now += 0;
     else if (roll < 0.3 && charged) now -= int(rnd, 1, scale);
     else now += int(rnd, 1, Math.max(1, Math.floor(scale / 2)));
-    const calls: RuleCall[] = rules.map(({ key, algorithm, limit, windowMs, enforce }) => {
+    const calls: RuleCall[] = rules.map(({ key, algorithm, limit, windowMs, enforce, share }) => {
       const costRoll = rnd();
       const cost =
         costRoll < 0.1
@@ -178,7 +190,7 @@ function randomOps(primary: Algorithm, seed: number): BatchOp[] {
               ? limit
               : int(rnd, 1, Math.min(limit, 3));
       const leaseId = algorithm === 'concurrency' && rnd() < 0.7 ? pick(rnd, LEASES) : undefined;
-      return { key, algorithm, limit, windowMs, cost, enforce, leaseId };
+      return { key, algorithm, limit, windowMs, cost, enforce, leaseId, share: share?.(rnd) };
     });
     charged = rnd() > 0.1;
     ops.push({ calls, now, charge: charged });

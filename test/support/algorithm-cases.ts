@@ -26,6 +26,10 @@ export interface RequestStep {
   windowMs?: number;
   /** Concurrency lease id; omitted: the algorithm picks an unused one. */
   lease?: string;
+  /** Weighted token bucket: the request's class. */
+  cls?: string;
+  /** Weighted token bucket: the weights at this step, when an admin changed them; default: the case's. */
+  weights?: Array<[string, number]>;
   expect: Expected;
 }
 
@@ -43,7 +47,15 @@ export interface AlgorithmCase {
   windowMs: number;
   /** Epoch ms that `at` and `resetAtMs` count from. @default T0 */
   start?: number;
+  /** Weighted token bucket: the classes and their weights, sorted by class name. */
+  weights?: Array<[string, number]>;
   steps: Step[];
+}
+
+/** The share a weighted step is decided with; `undefined` for other algorithms. */
+export function stepShare(c: AlgorithmCase, step: RequestStep) {
+  const weights = step.weights ?? c.weights;
+  return weights && step.cls !== undefined ? { weights, cls: step.cls } : undefined;
 }
 
 /** Midnight UTC, 1 January 2026: a whole second, minute, hour and day. */
@@ -829,6 +841,77 @@ export const ALGORITHM_CASES: Readonly<Record<Algorithm, readonly AlgorithmCase[
         { at: 0, cost: 1, lease: 'a', expect: ok(2, 1_000) },
         { at: 0, cost: 1, lease: 'b', expect: ok(1, 1_000) },
         { at: 1, cost: 1, lease: 'c', limit: 1, expect: no(0, 1_000, 999) },
+      ],
+    },
+  ],
+  'weighted-token-bucket': [
+    {
+      // limit 40 per 1 s, high 3 and low 1 (W = 4): g = 40, a token is 100 sub-units, high refills
+      // 3 and low 1 sub-unit per ms; reserves 3,000 (30 tokens) and 1,000 (10), 4,000 in all.
+      name: 'gives each class its reserve under contention, refilled 3:1',
+      limit: 40,
+      windowMs: 1_000,
+      weights: [['high', 3], ['low', 1]],
+      steps: [
+        { at: 0, cost: 1, cls: 'high', expect: ok(29, 25) },
+        { at: 0, cost: 10, cls: 'low', expect: ok(0, 275) },
+        { at: 0, cost: 1, cls: 'low', expect: no(0, 275, 100) },
+        { at: 0, cost: 29, cls: 'high', expect: ok(0, 1_000) },
+        { at: 0, cost: 1, cls: 'high', expect: no(0, 1_000, 34) },
+        { at: 100, cost: 1, cls: 'low', expect: ok(0, 1_025) },
+        { at: 100, cost: 3, cls: 'high', expect: ok(0, 1_100) },
+      ],
+    },
+    {
+      // At 500 ms high has refilled 1,500; low's full reserve spilled 500 into the pool.
+      name: 'lets a class alone take what the others spill, and keeps their reserve for them',
+      limit: 40,
+      windowMs: 1_000,
+      weights: [['high', 3], ['low', 1]],
+      steps: [
+        { at: 0, cost: 30, cls: 'high', expect: ok(0, 750) },
+        { at: 0, cost: 1, cls: 'high', expect: no(0, 750, 34) },
+        { at: 500, cost: 20, cls: 'high', expect: ok(0, 1_250) },
+        { at: 500, cost: 10, cls: 'low', expect: ok(0, 1_500) },
+        { at: 500, cost: 1, cls: 'low', expect: no(0, 1_500, 100) },
+      ],
+    },
+    {
+      name: 'never admits a cost above the limit; a look changes nothing; no borrowing from an empty pool',
+      limit: 40,
+      windowMs: 1_000,
+      weights: [['high', 3], ['low', 1]],
+      steps: [
+        { at: 0, cost: 41, cls: 'low', expect: no(10, 0, -1) },
+        { at: 0, cost: 0, cls: 'high', expect: ok(30, 0) },
+        { at: 0, cost: 15, cls: 'low', expect: no(10, 0, 500) },
+      ],
+    },
+    {
+      // 10 per 60 s, a and b weight 1: g = 10, a token is 12,000 sub-units, 1 per ms each,
+      // reserves 60,000 (5 tokens) each. Long-lived, so it also runs through RedisStore.
+      name: 'admits from the reserve, then the pool, over a minute',
+      limit: 10,
+      windowMs: 60_000,
+      weights: [['a', 1], ['b', 1]],
+      steps: [
+        { at: 0, cost: 1, cls: 'a', expect: ok(4, 6_000) },
+        { at: 1_000, cost: 5, cls: 'b', expect: ok(0, 36_000) },
+        { at: 1_000, cost: 1, cls: 'b', expect: no(0, 36_000, 11_000) },
+        { at: 2_000, cost: 5, cls: 'a', expect: no(4, 36_000, 9_000) },
+        { at: 2_000, cost: 4, cls: 'a', expect: ok(0, 60_000) },
+      ],
+    },
+    {
+      // 1:1 (W = 2): a token is 50 sub-units, reserves 1,000 each; 2,000 and 1,000 held at 3:1
+      // convert to 1,000 (high's new reserve) and 500.
+      name: 'reads its state in the new units when the weights change',
+      limit: 40,
+      windowMs: 1_000,
+      weights: [['high', 3], ['low', 1]],
+      steps: [
+        { at: 0, cost: 10, cls: 'high', expect: ok(20, 250) },
+        { at: 0, cost: 1, cls: 'high', weights: [['high', 1], ['low', 1]], expect: ok(19, 275) },
       ],
     },
   ],

@@ -1,4 +1,5 @@
 import type { Redis, Result } from 'ioredis';
+import { encodeShares } from '../../libs/rate-limit/src/algorithms/weighted-token-bucket.js';
 import { findLuaDir, loadLuaScripts } from '../../libs/rate-limit/src/stores/lua-scripts.js';
 import type { RuleCall, StoreResult } from '../../libs/rate-limit/src/stores/rate-limit.store.js';
 
@@ -106,7 +107,8 @@ export class ConsumeBatch {
       const argv = [String(op.now), op.charge ? '1' : '0'];
       for (const c of op.calls) {
         const enforce = c.enforce ? '1' : '0';
-        argv.push(c.algorithm, String(c.limit), String(c.windowMs), String(c.cost), enforce, c.leaseId ?? '');
+        const extra = c.share ? encodeShares(c.share) : (c.leaseId ?? '');
+        argv.push(c.algorithm, String(c.limit), String(c.windowMs), String(c.cost), enforce, extra);
       }
       return { keys: op.calls.map((c) => slot(c.key)), argv };
     });

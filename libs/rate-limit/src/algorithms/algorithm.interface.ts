@@ -1,3 +1,5 @@
+import type { ShareInput } from './weighted-token-bucket.js';
+
 /**
  * Pure reference algorithms: state in, decision and next state out, time injected.
  * `lua/algorithms/*.lua` implement the same arithmetic in the same order, so that a
@@ -12,6 +14,8 @@ export interface AlgorithmInput {
   now: number;
   /** Identifies a concurrency lease; unused by other algorithms. */
   leaseId?: string;
+  /** The classes and weights of a weighted token bucket, and the request's class. */
+  share?: ShareInput;
 }
 
 export interface AlgorithmResult<S> {

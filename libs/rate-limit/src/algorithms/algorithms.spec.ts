@@ -4,6 +4,7 @@ import {
   DAYS_31,
   T0,
   isRelease,
+  stepShare,
   type AlgorithmCase,
   type Expected,
 } from '../../../../test/support/algorithm-cases.js';
@@ -15,10 +16,15 @@ import { CONCURRENCY_RETRY_MS } from './concurrency.js';
 import { ALGORITHMS, ALGORITHM_NAMES } from './index.js';
 
 type Decide = (state: unknown, input: AlgorithmInput) => AlgorithmResult<unknown>;
+/** Traffic of one class, which alone holds the whole budget: the properties of a token bucket. */
+const ONE_CLASS = { weights: [['all', 1]] as const, cls: 'all' };
 const decider =
   (algorithm: Algorithm): Decide =>
   (state, input) =>
-    ALGORITHMS[algorithm].decide(state, input);
+    ALGORITHMS[algorithm].decide(state, {
+      ...input,
+      share: input.share ?? (algorithm === 'weighted-token-bucket' ? ONE_CLASS : undefined),
+    });
 
 const decision = (result: AlgorithmResult<unknown>): Expected => {
   const { allowed, remaining, resetAtMs, retryAfterMs } = result;
@@ -48,6 +54,7 @@ function play(algorithm: Algorithm, c: AlgorithmCase): Expected[] {
       cost: step.cost,
       now: start + step.at,
       leaseId: step.lease,
+      share: stepShare(c, step),
     });
     state = after(state, result);
     out.push({ ...decision(result), resetAtMs: result.resetAtMs - start });

@@ -7,6 +7,7 @@ import { leakyBucket } from './leaky-bucket.js';
 import { slidingWindowCounter } from './sliding-window-counter.js';
 import { slidingWindowLog } from './sliding-window-log.js';
 import { tokenBucket } from './token-bucket.js';
+import { weightedTokenBucket } from './weighted-token-bucket.js';
 
 export * from './algorithm.interface.js';
 
@@ -19,6 +20,7 @@ export const ALGORITHMS: Readonly<Record<Algorithm, AlgorithmImpl<any>>> = {
   'leaky-bucket': leakyBucket,
   gcra,
   concurrency,
+  'weighted-token-bucket': weightedTokenBucket,
 };
 
 export const ALGORITHM_NAMES = Object.keys(ALGORITHMS) as Algorithm[];

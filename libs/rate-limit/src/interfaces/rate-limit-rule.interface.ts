@@ -8,7 +8,8 @@ export type Algorithm =
   | 'token-bucket'
   | 'leaky-bucket'
   | 'gcra'
-  | 'concurrency';
+  | 'concurrency'
+  | 'weighted-token-bucket';
 
 /** A window: milliseconds, or a string such as `'500ms'`, `'10s'`, `'1m'`, `'1h'`, `'1d'`. @publicApi */
 export type Duration = number | string;

@@ -72,6 +72,7 @@ export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
         cost: call.cost,
         now,
         leaseId: call.leaseId,
+        share: call.share,
       }),
     );
     const admitted = results.every((r, i) => r.allowed || !calls[i].enforce);

@@ -1,3 +1,4 @@
+import type { ShareInput } from '../algorithms/weighted-token-bucket.js';
 import type { Algorithm } from '../interfaces/index.js';
 
 /** One rule's share of a store call. @publicApi */
@@ -12,6 +13,8 @@ export interface RuleCall {
   enforce: boolean;
   /** Concurrency lease id. */
   leaseId?: string;
+  /** Weighted token bucket: the classes, their weights and the request's class. */
+  share?: ShareInput;
 }
 
 /** One rule's raw answer from a store. Times are epoch ms. @publicApi */

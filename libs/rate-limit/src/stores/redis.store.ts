@@ -1,6 +1,7 @@
 import type { Cluster, Redis, Result } from 'ioredis';
 import type { RuleCall, StoreResult } from './rate-limit.store.js';
 import { RateLimitStore } from './rate-limit.store.js';
+import { encodeShares } from '../algorithms/weighted-token-bucket.js';
 import { findLuaDir, loadLuaScripts } from './lua-scripts.js';
 
 declare module 'ioredis' {
@@ -68,7 +69,8 @@ export class RedisStore extends RateLimitStore {
     for (const call of calls) args.push(call.key);
     args.push(now === undefined ? '' : now, charge ? '1' : '0');
     for (const call of calls) {
-      args.push(call.algorithm, call.limit, call.windowMs, call.cost, call.enforce ? '1' : '0', call.leaseId ?? '');
+      const extra = call.share ? encodeShares(call.share) : (call.leaseId ?? '');
+      args.push(call.algorithm, call.limit, call.windowMs, call.cost, call.enforce ? '1' : '0', extra);
     }
     const reply = await this.client.rateLimitConsume(...(args as [number, ...Array<string | number>]));
     return {
