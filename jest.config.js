@@ -25,6 +25,13 @@ export default {
       testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.js',
     },
+    // Packs the library and installs it into fresh apps: slow, so `npm run test:package` only.
+    {
+      ...common,
+      displayName: 'package',
+      testMatch: ['<rootDir>/test/package/**/*.pkg-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+    },
   ],
   testTimeout: 30_000,
 };

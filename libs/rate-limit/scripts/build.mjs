@@ -1,7 +1,7 @@
 // Builds the package: compiles src/ into dist/ (tsconfig.lib.json, declarations on), then copies
-// the Lua scripts from the repository's top-level lua/ (their only source) into lua/, and the
-// repository's README, so that the package holds everything it needs. `--clean` (prepack) first
-// removes earlier output, so a tarball never holds a file whose source is gone.
+// the Lua scripts from the repository's top-level lua/ (their only source) into lua/.
+// `--pack` (prepack) first removes earlier output, so a tarball never holds a file whose source is
+// gone, and adds the repository's README, the package's documentation.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,7 +12,8 @@ const pkg = fileURLToPath(new URL('..', import.meta.url));
 const repo = join(pkg, '..', '..');
 const out = { dist: join(pkg, 'dist'), lua: join(pkg, 'lua'), readme: join(pkg, 'README.md') };
 
-if (process.argv.includes('--clean')) {
+const pack = process.argv.includes('--pack');
+if (pack) {
   rmSync(out.dist, { recursive: true, force: true });
   rmSync(join(pkg, 'tsconfig.lib.tsbuildinfo'), { force: true });
 }
@@ -26,4 +27,4 @@ cpSync(join(repo, 'lua'), out.lua, {
   recursive: true,
   filter: (file) => statSync(file).isDirectory() || extname(file) === '.lua',
 });
-copyFileSync(join(repo, 'README.md'), out.readme);
+if (pack) copyFileSync(join(repo, 'README.md'), out.readme);
