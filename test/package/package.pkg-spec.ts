@@ -1,5 +1,14 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,14 +29,24 @@ const rootManifest = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')
   devDependencies: Record<string, string>;
 };
 const versions = (names: string[]) =>
-  Object.fromEntries(names.map((n) => [n, rootManifest.dependencies[n] ?? rootManifest.devDependencies[n]]));
-const NEST = ['@nestjs/common', '@nestjs/core', '@nestjs/platform-express', 'reflect-metadata', 'rxjs'];
+  Object.fromEntries(
+    names.map((n) => [n, rootManifest.dependencies[n] ?? rootManifest.devDependencies[n]]),
+  );
+const NEST = [
+  '@nestjs/common',
+  '@nestjs/core',
+  '@nestjs/platform-express',
+  'reflect-metadata',
+  'rxjs',
+];
 const OPTIONAL_PEERS = ['@nestjs/terminus', 'prom-client', 'class-validator', 'class-transformer'];
 
 /** npm and node without this run's settings (jest's NODE_OPTIONS, npm_config_* of `npm run`). */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.toLowerCase().startsWith('npm_')),
+    Object.entries(process.env).filter(
+      ([k]) => k !== 'NODE_OPTIONS' && !k.toLowerCase().startsWith('npm_'),
+    ),
   );
   return { ...env, ...extra };
 }
@@ -78,7 +97,12 @@ const TSCONFIG = {
 };
 
 /** A fresh app in its own folder: the tarball copied in, installed with `deps`, compiled. */
-async function createApp(parent: string, name: string, tarball: string, deps: string[]): Promise<string> {
+async function createApp(
+  parent: string,
+  name: string,
+  tarball: string,
+  deps: string[],
+): Promise<string> {
   const dir = join(parent, name);
   mkdirSync(join(dir, 'src'), { recursive: true });
   copyFileSync(tarball, join(dir, 'library.tgz'));
@@ -96,7 +120,10 @@ async function createApp(parent: string, name: string, tarball: string, deps: st
     cwd: dir,
     env: cleanEnv(),
   });
-  await run(join(repo, 'node_modules/.bin/tsc'), ['-p', join(dir, 'tsconfig.json')], { cwd: dir, env: cleanEnv() });
+  await run(join(repo, 'node_modules/.bin/tsc'), ['-p', join(dir, 'tsconfig.json')], {
+    cwd: dir,
+    env: cleanEnv(),
+  });
   return dir;
 }
 
@@ -107,7 +134,10 @@ interface Started {
 
 /** `node dist/main.js` in the app folder; resolves once it prints its port. */
 async function startApp(dir: string, env: Record<string, string> = {}): Promise<Started> {
-  const child: ChildProcess = spawn(process.execPath, ['dist/main.js'], { cwd: dir, env: cleanEnv(env) });
+  const child: ChildProcess = spawn(process.execPath, ['dist/main.js'], {
+    cwd: dir,
+    env: cleanEnv(env),
+  });
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`app did not start:\n${output}`)), 30_000);
@@ -142,10 +172,19 @@ async function expectThreeThen429(url: string): Promise<void> {
   const responses = [];
   for (let i = 0; i < 4; i++) {
     const res = await fetch(`${url}/hello`);
-    responses.push({ status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> });
+    responses.push({
+      status: res.status,
+      headers: res.headers,
+      body: (await res.json()) as Record<string, unknown>,
+    });
   }
   expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 429]);
-  expect(responses.map((r) => r.headers.get('x-ratelimit-remaining'))).toEqual(['2', '1', '0', '0']);
+  expect(responses.map((r) => r.headers.get('x-ratelimit-remaining'))).toEqual([
+    '2',
+    '1',
+    '0',
+    '0',
+  ]);
   for (const { headers } of responses) {
     expect(headers.get('x-ratelimit-limit')).toBe('3');
     expect(headers.get('ratelimit-policy')).toBe('"hello";q=3;w=60');
@@ -155,7 +194,12 @@ async function expectThreeThen429(url: string): Promise<void> {
   const retryAfter = Number(denied.headers.get('retry-after'));
   expect(retryAfter).toBeGreaterThanOrEqual(1);
   expect(retryAfter).toBeLessThanOrEqual(60);
-  expect(denied.body).toMatchObject({ statusCode: 429, error: 'Too Many Requests', rule: 'hello', retryAfter });
+  expect(denied.body).toMatchObject({
+    statusCode: 429,
+    error: 'Too Many Requests',
+    rule: 'hello',
+    retryAfter,
+  });
 }
 
 /** Every file under `dir`, as paths relative to it (symlinks listed, not followed). */
@@ -174,11 +218,15 @@ describe(`the packed ${PACKAGE} in a fresh NestJS 12 app`, () => {
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'rl-package-'));
-    const { stdout } = await run('npm', ['pack', '-w', 'libs/rate-limit', '--pack-destination', work, '--json'], {
-      cwd: repo,
-      env: cleanEnv(),
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    const { stdout } = await run(
+      'npm',
+      ['pack', '-w', 'libs/rate-limit', '--pack-destination', work, '--json'],
+      {
+        cwd: repo,
+        env: cleanEnv(),
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
     const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
     tarball = join(work, packed.filename);
     entries = packed.files.map((f) => f.path);
@@ -192,11 +240,15 @@ describe(`the packed ${PACKAGE} in a fresh NestJS 12 app`, () => {
   it('packs the compiled entries, every Lua script and the README, and no sources or tests', () => {
     const lua = filesUnder(join(repo, 'lua')).filter((f) => f.endsWith('.lua'));
     expect(lua.length).toBeGreaterThan(1);
-    expect(entries).toEqual(expect.arrayContaining([...lua.map((f) => `lua/${f}`), 'README.md', 'package.json']));
+    expect(entries).toEqual(
+      expect.arrayContaining([...lua.map((f) => `lua/${f}`), 'README.md', 'package.json']),
+    );
     for (const entry of ['index', 'health', 'metrics', 'admin']) {
       expect(entries).toEqual(expect.arrayContaining([`dist/${entry}.js`, `dist/${entry}.d.ts`]));
     }
-    expect(entries.filter((e) => !/^(dist\/|lua\/|README\.md$|package\.json$)/.test(e))).toEqual([]);
+    expect(entries.filter((e) => !/^(dist\/|lua\/|README\.md$|package\.json$)/.test(e))).toEqual(
+      [],
+    );
     expect(entries.filter((e) => /spec|test|\.ts$/.test(e) && !e.endsWith('.d.ts'))).toEqual([]);
   });
 
@@ -224,7 +276,10 @@ describe(`the packed ${PACKAGE} in a fresh NestJS 12 app`, () => {
       const admin = await import('${PACKAGE}/admin');
       const deep = await import('${PACKAGE}/dist/stores/redis.store.js').then(() => 'loaded', (e) => e.code);
       console.log(JSON.stringify({ health: Object.keys(health).sort(), metrics: Object.keys(metrics), admin: Object.keys(admin), deep }));`;
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env: cleanEnv() });
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: app,
+      env: cleanEnv(),
+    });
     expect(JSON.parse(stdout)).toEqual({
       health: ['RateLimitHealthIndicator', 'RedisHealthIndicator'],
       metrics: ['RateLimitMetrics'],
@@ -261,7 +316,9 @@ describe(`the packed ${PACKAGE} in a fresh NestJS 12 app`, () => {
       } finally {
         await started.stop();
       }
-      const keys = [...(await keysWithTtl(redis, '')).entries()].filter(([key]) => key.includes(':hello:'));
+      const keys = [...(await keysWithTtl(redis, '')).entries()].filter(([key]) =>
+        key.includes(':hello:'),
+      );
       expect(keys).toHaveLength(1);
       expect(keys[0][1]).toBeGreaterThan(0);
     });

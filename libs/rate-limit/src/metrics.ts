@@ -1,1 +1,5 @@
-export { RateLimitMetrics, type DecisionOutcome, type RuleStats } from './metrics/rate-limit.metrics.js';
+export {
+  RateLimitMetrics,
+  type DecisionOutcome,
+  type RuleStats,
+} from './metrics/rate-limit.metrics.js';
