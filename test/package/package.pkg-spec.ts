@@ -40,6 +40,8 @@ const NEST = [
   'rxjs',
 ];
 const OPTIONAL_PEERS = ['@nestjs/terminus', 'prom-client', 'class-validator', 'class-transformer'];
+/** Starting a Node process and Nest takes seconds on a loaded machine. */
+const APP_TEST_MS = 60_000;
 
 /** npm and node without this run's settings (jest's NODE_OPTIONS, npm_config_* of `npm run`). */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -288,14 +290,18 @@ describe(`the packed ${PACKAGE} in a fresh NestJS 12 app`, () => {
     });
   });
 
-  it('limits a route to 3 per minute on the memory store', async () => {
-    const started = await startApp(app);
-    try {
-      await expectThreeThen429(started.url);
-    } finally {
-      await started.stop();
-    }
-  });
+  it(
+    'limits a route to 3 per minute on the memory store',
+    async () => {
+      const started = await startApp(app);
+      try {
+        await expectThreeThen429(started.url);
+      } finally {
+        await started.stop();
+      }
+    },
+    APP_TEST_MS,
+  );
 
   describe('on Redis', () => {
     let server: RedisServer;
@@ -309,30 +315,38 @@ describe(`the packed ${PACKAGE} in a fresh NestJS 12 app`, () => {
       await server?.stop();
     });
 
-    it('limits a route to 3 per minute, with the state in Redis under a TTL', async () => {
-      const started = await startApp(app, { REDIS_URL: server.url });
+    it(
+      'limits a route to 3 per minute, with the state in Redis under a TTL',
+      async () => {
+        const started = await startApp(app, { REDIS_URL: server.url });
+        try {
+          await expectThreeThen429(started.url);
+        } finally {
+          await started.stop();
+        }
+        const keys = [...(await keysWithTtl(redis, '')).entries()].filter(([key]) =>
+          key.includes(':hello:'),
+        );
+        expect(keys).toHaveLength(1);
+        expect(keys[0][1]).toBeGreaterThan(0);
+      },
+      APP_TEST_MS,
+    );
+  });
+
+  it(
+    'loads the root entry without the optional peers installed, and limits on the memory store',
+    async () => {
+      for (const peer of OPTIONAL_PEERS) {
+        expect(() => lstatSync(join(bare, 'node_modules', peer))).toThrow(/ENOENT/);
+      }
+      const started = await startApp(bare);
       try {
         await expectThreeThen429(started.url);
       } finally {
         await started.stop();
       }
-      const keys = [...(await keysWithTtl(redis, '')).entries()].filter(([key]) =>
-        key.includes(':hello:'),
-      );
-      expect(keys).toHaveLength(1);
-      expect(keys[0][1]).toBeGreaterThan(0);
-    });
-  });
-
-  it('loads the root entry without the optional peers installed, and limits on the memory store', async () => {
-    for (const peer of OPTIONAL_PEERS) {
-      expect(() => lstatSync(join(bare, 'node_modules', peer))).toThrow(/ENOENT/);
-    }
-    const started = await startApp(bare);
-    try {
-      await expectThreeThen429(started.url);
-    } finally {
-      await started.stop();
-    }
-  });
+    },
+    APP_TEST_MS,
+  );
 });
