@@ -3,6 +3,7 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^@app/rate-limit$': '<rootDir>/libs/rate-limit/src/index.ts',
+    '^@app/rate-limit/(health|metrics|admin)$': '<rootDir>/libs/rate-limit/src/$1.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }] },
@@ -22,6 +23,13 @@ export default {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+    },
+    // Packs the library and installs it into fresh apps: slow, so `npm run test:package` only.
+    {
+      ...common,
+      displayName: 'package',
+      testMatch: ['<rootDir>/test/package/**/*.pkg-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.js',
     },
   ],

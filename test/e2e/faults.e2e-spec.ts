@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type BreakerState, RateLimitStatusService, RedisStore } from '@app/rate-limit';
+import { type BreakerState, RateLimitStatusService, type RedisStore } from '@app/rate-limit';
 import { startDemo, uniquePrefix, type Adapter, type RunningApp } from '../support/demo-app.js';
 import { listenerCounts, processListeners, TimerTracker } from '../support/leaks.js';
 import { percentile, SteadyLoad, waitFor, type Sample } from '../support/load.js';

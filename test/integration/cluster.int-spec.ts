@@ -1,4 +1,4 @@
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { Algorithm } from '../../libs/rate-limit/src/interfaces/index.js';
 import type { RuleCall } from '../../libs/rate-limit/src/stores/rate-limit.store.js';
 import { RedisStore } from '../../libs/rate-limit/src/stores/redis.store.js';

@@ -34,14 +34,9 @@ export {
   type ResilientStoreStats,
 } from './stores/resilient.store.js';
 export { RateLimitStatusService, type RateLimitStatus } from './stores/rate-limit-status.service.js';
-export { RateLimitHealthIndicator } from './health/rate-limit.health.js';
-export { RedisHealthIndicator, type RedisMode } from './health/redis.health.js';
 export { RuleRegistry, type RuleOverride } from './rules/rule-registry.service.js';
 export { parseDuration } from './rules/duration.js';
-export { RateLimitMetrics, type DecisionOutcome, type RuleStats } from './metrics/rate-limit.metrics.js';
 export type { ThrottleEvent, ThrottleOutcome } from './metrics/throttle-log.js';
 export { RuntimeConfig, type ListHit } from './runtime/runtime-config.service.js';
 export type { KeyCap } from './runtime/config-codec.js';
 export type { ListName } from './lists/access-list.js';
-export { RateLimitAdminModule } from './admin/rate-limit-admin.module.js';
-export type { RateLimitAdminOptions } from './admin/rate-limit-admin.module-definition.js';

@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
-import { RateLimitHealthIndicator, RedisHealthIndicator, SkipRateLimit } from '@app/rate-limit';
+import { SkipRateLimit } from '@app/rate-limit';
+import { RateLimitHealthIndicator, RedisHealthIndicator } from '@app/rate-limit/health';
 
 /** CONTRACT section 6: whether the limiter can decide, and whether Redis answers. */
 @Controller('health')

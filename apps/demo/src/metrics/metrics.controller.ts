@@ -1,6 +1,7 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { Registry } from 'prom-client';
-import { RateLimitMetrics, SkipRateLimit } from '@app/rate-limit';
+import { SkipRateLimit } from '@app/rate-limit';
+import { RateLimitMetrics } from '@app/rate-limit/metrics';
 
 /** `GET /metrics`: the limiter's series and the process metrics, Prometheus text format (CONTRACT section 7). */
 @SkipRateLimit()

@@ -12,6 +12,8 @@ import { weightedTokenBucket } from './weighted-token-bucket.js';
 export * from './algorithm.interface.js';
 
 /** @internal */
+// One table of implementations with different state types: `unknown` would refuse every one.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const ALGORITHMS: Readonly<Record<Algorithm, AlgorithmImpl<any>>> = {
   'fixed-window': fixedWindow,
   'sliding-window-log': slidingWindowLog,

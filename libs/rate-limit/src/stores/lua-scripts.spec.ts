@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ALGORITHM_NAMES } from '../algorithms/index.js';
 import { RateLimitConfigError } from '../errors/index.js';
 import { LUA_MANIFEST, expandIncludes, findLuaDir, loadLuaScripts } from './lua-scripts.js';
@@ -16,8 +17,50 @@ const algorithmFiles = readdirSync(join(luaDir, 'algorithms')).filter((f) => f.e
 const code = (source: string) => source.replace(/--\[\[[\s\S]*?\]\]/g, '').replace(/--.*$/gm, '');
 
 describe('Lua scripts', () => {
-  it('finds the lua folder by walking up from the library', () => {
-    expect(existsSync(join(luaDir, 'consume.lua'))).toBe(true);
+  it('finds the top-level lua sources from the library sources, not the copy a build leaves in the package', () => {
+    expect(luaDir).toBe(fileURLToPath(new URL('../../../../lua', import.meta.url)));
+  });
+
+  describe('where lua/ is looked for', () => {
+    let root: string;
+    const consume = (dir: string) => {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'consume.lua'), 'return 1');
+    };
+    const moduleIn = (...parts: string[]) => pathToFileURL(join(root, ...parts, 'lua-scripts.js')).href;
+    beforeEach(() => {
+      root = mkdtempSync(join(tmpdir(), 'rl-layout-'));
+    });
+    afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+    it('takes the lua/ of the installed package, beside dist/, before any folder above it', () => {
+      consume(join(root, 'lua'));
+      consume(join(root, 'node_modules/pkg/lua'));
+      expect(findLuaDir(undefined, moduleIn('node_modules/pkg/dist/stores'))).toBe(join(root, 'node_modules/pkg/lua'));
+    });
+
+    it('walks up from the package when compiled without a copy (the demo built in this repository)', () => {
+      consume(join(root, 'lua'));
+      expect(findLuaDir(undefined, moduleIn('libs/pkg/dist/stores'))).toBe(join(root, 'lua'));
+    });
+
+    it('skips the package copy when running from the sources', () => {
+      consume(join(root, 'lua'));
+      consume(join(root, 'libs/pkg/lua'));
+      expect(findLuaDir(undefined, moduleIn('libs/pkg/src/stores'))).toBe(join(root, 'lua'));
+    });
+
+    it('lets the luaDir option win over the package copy', () => {
+      consume(join(root, 'custom'));
+      consume(join(root, 'node_modules/pkg/lua'));
+      expect(findLuaDir(join(root, 'custom'), moduleIn('node_modules/pkg/dist/stores'))).toBe(join(root, 'custom'));
+    });
+
+    it('names every folder it searched when none holds consume.lua', () => {
+      expect(() => findLuaDir(undefined, moduleIn('node_modules/pkg/dist/stores'))).toThrow(
+        join(root, 'node_modules/pkg/lua'),
+      );
+    });
   });
 
   it('has a file for every manifest entry', () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RateLimitConfigError } from '../errors/index.js';
 import { LUA_NOT_FOUND } from '../rate-limit.messages.js';
@@ -37,14 +37,28 @@ export function expandIncludes(dir: string, source: string, seen = new Set<strin
   });
 }
 
-/** Walks up from this module to the first folder holding `lua/consume.lua`. @internal */
-export function findLuaDir(explicit?: string): string {
-  const searched: string[] = [];
+/**
+ * The folder holding `consume.lua`. The `luaDir` option wins. Compiled
+ * (`<package>/dist/stores/lua-scripts.js`), the package's own `lua/` beside `dist/` comes next.
+ * Then, and first when running from the sources (`<package>/src/stores`, as under ts-jest), the
+ * walk up from the package's parent: in this repository that reaches the top-level `lua/` sources,
+ * never the copy a build left in the package, which may be older.
+ * `moduleUrl` stands for this module's location. @internal
+ */
+export function findLuaDir(explicit?: string, moduleUrl: string = import.meta.url): string {
   if (explicit) {
     if (existsSync(join(explicit, 'consume.lua'))) return resolve(explicit);
     throw new RateLimitConfigError(LUA_NOT_FOUND([explicit]), 'options', 'luaDir');
   }
-  let dir = dirname(fileURLToPath(import.meta.url));
+  const searched: string[] = [];
+  const here = dirname(fileURLToPath(moduleUrl));
+  const packageRoot = dirname(dirname(here));
+  if (basename(dirname(here)) === 'dist') {
+    const own = join(packageRoot, 'lua');
+    searched.push(own);
+    if (existsSync(join(own, 'consume.lua'))) return own;
+  }
+  let dir = dirname(packageRoot);
   for (;;) {
     const candidate = join(dir, 'lua');
     searched.push(candidate);

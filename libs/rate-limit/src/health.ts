@@ -1,0 +1,2 @@
+export { RateLimitHealthIndicator } from './health/rate-limit.health.js';
+export { RedisHealthIndicator, type RedisMode } from './health/redis.health.js';

@@ -1,0 +1,5 @@
+export {
+  RateLimitMetrics,
+  type DecisionOutcome,
+  type RuleStats,
+} from './metrics/rate-limit.metrics.js';
