@@ -40,6 +40,7 @@ export { RuleRegistry, type RuleOverride } from './rules/rule-registry.service.j
 export { parseDuration } from './rules/duration.js';
 export { RateLimitMetrics, type DecisionOutcome, type RuleStats } from './metrics/rate-limit.metrics.js';
 export type { ThrottleEvent, ThrottleOutcome } from './metrics/throttle-log.js';
+export type { TopKey } from './metrics/top-keys.js';
 export { RuntimeConfig, type ListHit } from './runtime/runtime-config.service.js';
 export type { KeyCap } from './runtime/config-codec.js';
 export type { ListName } from './lists/access-list.js';

@@ -1,11 +1,17 @@
 import { DecisionRecorder } from './metrics/decision-recorder.js';
 import { RateLimitMetrics } from './metrics/rate-limit.metrics.js';
+import { TopKeys } from './metrics/top-keys.js';
 import { RuntimeConfig } from './runtime/runtime-config.service.js';
 
 /**
  * What operating the limiter live needs: the runtime configuration (overrides, per-key caps,
- * lists), the metrics and the throttle log. Exported too, because a guard added with
- * `@UseGuards` is built in the module that uses it.
+ * lists), the metrics, the throttle log and the most throttled callers. Exported too, because a
+ * guard added with `@UseGuards` is built in the module that uses it.
  * @internal
  */
-export const operationsProviders = [RuntimeConfig, RateLimitMetrics, DecisionRecorder];
+export const operationsProviders = [
+  RuntimeConfig,
+  RateLimitMetrics,
+  DecisionRecorder,
+  { provide: TopKeys, useFactory: () => new TopKeys() },
+];
