@@ -21,6 +21,7 @@ interface Readings {
   updatedAt: Date;
 }
 
+// 117 columns; a narrower terminal cuts the rows rather than wrapping them.
 const COLUMNS: [string, number, 'left' | 'right'][] = [
   ['RULE', 20, 'left'],
   ['ALGORITHM', 24, 'left'],
@@ -89,12 +90,12 @@ export function TopView({ client, url, first, interactive }: Props) {
     <Box flexDirection="column">
       <Header frame={frame} url={url} updatedAt={readings.updatedAt} />
       {readings.error ? <Text color="red">{`${readings.error}: retrying`}</Text> : <Text> </Text>}
-      <Text bold inverse>
+      <Text bold inverse wrap="truncate-end">
         {COLUMNS.map(([title], i) => cell(title, COLUMNS[i])).join('')}
       </Text>
       {frame.rows.map((row) => (
         <Box key={row.name} flexDirection="column">
-          <Text color={row.deniedPerSecond ? 'yellow' : undefined}>
+          <Text color={row.deniedPerSecond ? 'yellow' : undefined} wrap="truncate-end">
             {rowCells(row)
               .map((text, i) => cell(text, COLUMNS[i]))
               .join('')}
@@ -105,7 +106,7 @@ export function TopView({ client, url, first, interactive }: Props) {
       <Text> </Text>
       <Text bold>Most throttled keys, last 60 s (hashed identities, denials)</Text>
       {frame.rows.map((row) => (
-        <Text key={row.name} dimColor={row.topKeys.length === 0}>
+        <Text key={row.name} dimColor={row.topKeys.length === 0} wrap="truncate-end">
           {cell(row.name, COLUMNS[0])}
           {row.topKeys.length === 0
             ? '-'
@@ -126,18 +127,14 @@ export function TopView({ client, url, first, interactive }: Props) {
 
 function Header({ frame, url, updatedAt }: { frame: Frame; url: string; updatedAt: Date }) {
   return (
-    <Box>
-      <Text bold>rate-limit top </Text>
-      <Text>{url}</Text>
-      <Text>{'   store '}</Text>
-      <Text bold>{frame.store}</Text>
-      <Text>{'   breaker '}</Text>
+    <Text wrap="truncate-end">
+      <Text bold>rate-limit top</Text> {url} {'  '}store <Text bold>{frame.store}</Text> {'  '}
+      breaker{' '}
       <Text bold color={BREAKER_COLOR[frame.breaker]}>
         {frame.breaker}
-      </Text>
-      <Text>{'   config '}</Text>
-      <Text bold>{frame.config}</Text>
-      <Text>{`   ${updatedAt.toISOString().slice(11, 19)} UTC`}</Text>
-    </Box>
+      </Text>{' '}
+      {'  '}config <Text bold>{frame.config}</Text> {'  '}
+      {updatedAt.toISOString().slice(11, 19)} UTC
+    </Text>
   );
 }
