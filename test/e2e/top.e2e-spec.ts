@@ -254,4 +254,29 @@ describe('npm run top', () => {
     await waitFor(async () => (await screen('ctrlc')).includes('EXITED:'), 10_000);
     expect(await screen('ctrlc')).toContain('EXITED:0');
   });
+
+  it('live: an app that stops answering is said in one line while the last reading stays; q still quits', async () => {
+    const doomed = await startDemo(
+      { ADMIN_TOKEN: TOKEN },
+      { keyPrefix: uniquePrefix('top-doomed') },
+    );
+    const command = `env -u CI -u GITHUB_ACTIONS node ${TOOL} --url ${doomed.url} --token ${TOKEN}; echo "EXITED:$?"; sleep 60`;
+    expect(
+      (await tmux('new-session', '-d', '-x', '120', '-y', '40', '-s', 'doomed', command)).code,
+    ).toBe(0);
+    try {
+      await waitFor(async () => (await screen('doomed')).includes('store memory'), 15_000);
+    } finally {
+      await doomed.close();
+    }
+    await waitFor(
+      async () => (await screen('doomed')).includes(`cannot reach ${doomed.url}`),
+      15_000,
+    );
+    const text = await screen('doomed');
+    expect(text).toMatch(new RegExp(`^cannot reach ${doomed.url}: .*: retrying *$`, 'm'));
+    expect(screenRow(text, 'public')).toEqual({ allowed: 0, denied: 0 });
+    await tmux('send-keys', '-t', 'doomed', 'q');
+    await waitFor(async () => (await screen('doomed')).includes('EXITED:0'), 10_000);
+  });
 });
