@@ -235,9 +235,12 @@ describe('npm run top', () => {
       return row?.allowed === after.allowed && row.denied === after.denied;
     }, 15_000);
     text = await screen('live');
-    const hashes = (await stats()).rules.public.topKeys;
-    expect(hashes.map((k) => k.denied)).toEqual([5, 2]);
-    expect(text).toMatch(new RegExp(`^public +${hashes[0].key} 5 +${hashes[1].key} 2 *$`, 'm'));
+    // The caller just throttled 5 times leads; the one of the first test (2) follows while it is
+    // under a minute old.
+    const [top, ...rest] = (await stats()).rules.public.topKeys;
+    expect(top).toEqual({ key: expect.stringMatching(/^[0-9a-f]{16}$/), denied: 5 });
+    const others = rest.map(({ key, denied }) => ` +${key} ${denied}`).join('');
+    expect(text).toMatch(new RegExp(`^public +${top.key} 5${others} *$`, 'm'));
     expect(text).not.toContain('198.51.100');
 
     await tmux('send-keys', '-t', 'live', 'q');
