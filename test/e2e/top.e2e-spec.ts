@@ -1,5 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startDemo, uniquePrefix, type RunningApp } from '../support/demo-app.js';
 import { waitFor } from '../support/load.js';
@@ -13,7 +15,9 @@ const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const TOOL = resolve(ROOT, 'dist/tools/top/main.js');
 const TOKEN = 'top-admin-token';
-const TMUX = `top-e2e-${process.pid}`;
+// A tmux server of this file's own, its socket in a directory removed at the end.
+const TMUX_DIR = mkdtempSync(join(tmpdir(), 'top-e2e-'));
+const TMUX_SOCKET = join(TMUX_DIR, 'tmux');
 
 interface Stats {
   rules: Record<
@@ -49,7 +53,7 @@ async function exec(file: string, args: string[], env: NodeJS.ProcessEnv = {}): 
   }
 }
 
-const tmux = (...args: string[]) => exec('tmux', ['-L', TMUX, ...args]);
+const tmux = (...args: string[]) => exec('tmux', ['-S', TMUX_SOCKET, ...args]);
 const screen = async (session: string) => (await tmux('capture-pane', '-p', '-t', session)).stdout;
 
 /** `allowed=` and `denied=` of each rule line, and the store line, of a plain frame. */
@@ -119,6 +123,7 @@ describe('npm run top', () => {
   }, 120_000);
   afterAll(async () => {
     await tmux('kill-server');
+    rmSync(TMUX_DIR, { recursive: true, force: true });
     await demo?.close();
     await redis?.stop();
   });
