@@ -161,7 +161,9 @@ describe.each(ADAPTERS)('GET /metrics on %s', (adapter) => {
     const stats = (await (await admin(demo.url, 'GET', '/stats')).json()) as {
       rules: Record<string, { allowed: number; denied: number; dryRunDenied: number }>;
     };
-    expect(stats.rules.public).toEqual({ allowed: 10, denied: 2, dryRunDenied: 0 });
-    expect(stats.rules.premium).toEqual({ allowed: 2, denied: 0, dryRunDenied: 2 });
+    // topKeys: the one caller throttled (or, in dry-run, who would have been), as a hash.
+    const caller = (denied: number) => [{ key: expect.stringMatching(/^[0-9a-f]{16}$/), denied }];
+    expect(stats.rules.public).toEqual({ allowed: 10, denied: 2, dryRunDenied: 0, topKeys: caller(2) });
+    expect(stats.rules.premium).toEqual({ allowed: 2, denied: 0, dryRunDenied: 2, topKeys: caller(2) });
   });
 });

@@ -37,6 +37,7 @@ export { RateLimitStatusService, type RateLimitStatus } from './stores/rate-limi
 export { RuleRegistry, type RuleOverride } from './rules/rule-registry.service.js';
 export { parseDuration } from './rules/duration.js';
 export type { ThrottleEvent, ThrottleOutcome } from './metrics/throttle-log.js';
+export type { TopKey } from './metrics/top-keys.js';
 export { RuntimeConfig, type ListHit } from './runtime/runtime-config.service.js';
 export type { KeyCap } from './runtime/config-codec.js';
 export type { ListName } from './lists/access-list.js';

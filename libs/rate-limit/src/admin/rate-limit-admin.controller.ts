@@ -22,6 +22,7 @@ import { SkipRateLimit } from '../decorators/index.js';
 import type { RateLimitRule } from '../interfaces/index.js';
 import { type ListName, listEntry } from '../lists/access-list.js';
 import { RateLimitMetrics, type RuleStats } from '../metrics/rate-limit.metrics.js';
+import { TopKeys, type TopKey } from '../metrics/top-keys.js';
 import { RESOLVED_OPTIONS } from '../rate-limit.constants.js';
 import {
   CONFIG_UNAVAILABLE,
@@ -79,6 +80,7 @@ export class RateLimitAdminController {
     private readonly metrics: RateLimitMetrics,
     private readonly status: RateLimitStatusService,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+    private readonly topKeys: TopKeys,
   ) {}
 
   @Get('rules')
@@ -197,18 +199,19 @@ export class RateLimitAdminController {
   }
 
   /**
-   * Counts of this instance (Prometheus sums the fleet), where decisions are made, and whether
-   * changes are shared.
+   * Counts of this instance (Prometheus sums the fleet) with its most throttled callers of the
+   * last minute, where decisions are made, and whether changes are shared.
    */
   @Get('stats')
   async stats(): Promise<{
-    rules: Record<string, RuleStats>;
+    rules: Record<string, RuleStats & { topKeys: TopKey[] }>;
     store: { mode: 'redis' | 'memory'; breaker: BreakerState };
     config: 'redis' | 'local';
   }> {
     const { store, breaker } = this.status.snapshot();
+    const counts = Object.entries(await this.metrics.ruleStats());
     return {
-      rules: await this.metrics.ruleStats(),
+      rules: Object.fromEntries(counts.map(([name, c]) => [name, { ...c, topKeys: this.topKeys.top(name) }])),
       store: { mode: store, breaker },
       config: this.runtime.shared ? 'redis' : 'local',
     };

@@ -4,6 +4,7 @@ import { retryAfterSeconds } from '../guard/rate-limit-headers.js';
 import type { ListHit } from '../runtime/runtime-config.service.js';
 import { RateLimitMetrics } from './rate-limit.metrics.js';
 import { ThrottleLog, type ThrottleOutcome } from './throttle-log.js';
+import { TopKeys } from './top-keys.js';
 
 /**
  * A rule's outcome for one request. A request denied by another rule of its route was neither
@@ -18,14 +19,17 @@ export function ruleOutcome(admitted: boolean, rule: RuleDecision): 'allowed' | 
 /**
  * What the guard reports after judging a request: the decision counters and latency histogram,
  * and a sampled log line per throttle event (Nest's `Logger`, so whatever logger the app uses,
- * e.g. pino, writes it).
+ * e.g. pino, writes it), and who was throttled for the admin stats.
  * @internal
  */
 @Injectable()
 export class DecisionRecorder {
   private readonly log = new ThrottleLog(new Logger('RateLimit'));
 
-  constructor(private readonly metrics: RateLimitMetrics) {}
+  constructor(
+    private readonly metrics: RateLimitMetrics,
+    private readonly topKeys: TopKeys,
+  ) {}
 
   /** A caller on a list: every rule of the route counts it as bypassed or blocked. */
   listed(rules: readonly RateLimitRule[], hit: ListHit): void {
@@ -54,6 +58,7 @@ export class DecisionRecorder {
       if (outcome !== 'allowed') {
         const retryAfter = retryAfterSeconds(rule.retryAfterMs, rule.windowMs);
         this.log.record(outcome, rule.rule, identities[i], retryAfter);
+        this.topKeys.record(rule.rule, identities[i]);
       }
     });
   }
