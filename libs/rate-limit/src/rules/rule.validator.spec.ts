@@ -118,7 +118,7 @@ describe('validateRule', () => {
     [
       { algorithm: 'leaky' },
       '"algorithm" must be one of fixed-window, sliding-window-log, sliding-window-counter, ' +
-        'token-bucket, leaky-bucket, gcra, concurrency; got "leaky"',
+        'token-bucket, leaky-bucket, gcra, concurrency, weighted-token-bucket; got "leaky"',
     ],
   ])('says why: %j', (overrides, why) => {
     expect(failure(overrides).message).toBe(`Invalid rate-limit rule on ${WHERE}: ${why}`);
