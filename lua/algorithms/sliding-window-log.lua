@@ -16,16 +16,17 @@
   (plus the expired ones it removes, each once). A denial finds the entry whose leaving frees
   enough units by its running total: by rank when every cost is 1 (2 reads), otherwise a search
   of at most about 2 log2(n) reads; the retry is exact either way.
-  Two rare writes renumber entries: a clock that went back logs the request before the k later
-  ones and moves their totals up (O(k log n)), and totals past 2^52 (still exact in Lua's
-  doubles) are counted again from 0 (O(n log n), once per 2^52 units).
+  Rare writes renumber entries: a clock that went back logs the request before the k later ones
+  and moves their totals up (O(k log n)); totals past 2^52 (still exact in Lua's doubles) are
+  counted again from 0 (O(n log n), once per 2^52 units); a key logged by an older version,
+  without totals, is numbered once.
 ]]
 local LOG_RENUMBER_AT = 2 ^ 52
 
--- The running total and cost of a member.
+-- The running total and cost of a member; no total in one written before totals were kept
+-- ("<time>:<n>:<cost>").
 local function log_entry(member)
-  local total, cost = string.match(member, '^%a(%d+):(%d+)$')
-  return tonumber(total), tonumber(cost)
+  return tonumber(string.match(member, '^%a(%d+):')), tonumber(string.match(member, ':(%d+)$'))
 end
 
 local function log_member(total, cost)
@@ -48,9 +49,19 @@ ALGORITHMS['sliding-window-log'] = function(key, now, limit, window, cost)
   local used, before, last_total, newest = 0, 0, 0, nil
   local oldest = redis.call('ZRANGE', key, 0, 0)
   if oldest[1] ~= nil then
+    local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    if log_entry(oldest[1]) == nil or log_entry(last[1]) == nil then
+      -- Logged without totals (by an older version): number the entries once, keeping the TTL.
+      local ttl = redis.call('PTTL', key)
+      local all = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+      redis.call('DEL', key)
+      log_renumber(key, all, 0)
+      if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+      oldest = redis.call('ZRANGE', key, 0, 0)
+      last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    end
     local total, units = log_entry(oldest[1])
     before = total - units
-    local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
     last_total, newest = log_entry(last[1]), tonumber(last[2])
     used = last_total - before
   end

@@ -218,6 +218,33 @@ describe('the running totals the members carry', () => {
       retryAfterMs: 0,
     });
   });
+
+  it('are added once to a log written without them, which keeps its TTL', async () => {
+    const key = `${prefix}:upgrade`;
+    // The earlier members: "<time>:<n>:<cost>".
+    await client.zadd(key, T0, `${T0}:0:2`, T0 + 1, `${T0 + 1}:0:1`, T0 + 1, `${T0 + 1}:1:3`);
+    await client.pexpire(key, 50_000);
+    const at = async (ms: number, cost: number) =>
+      (await redis.consume([call(key, 10, cost, WINDOW)], T0 + ms)).outcomes[0];
+
+    expect(await at(2, 5)).toEqual({
+      allowed: false,
+      remaining: 4,
+      resetAtMs: T0 + 1 + WINDOW,
+      retryAfterMs: WINDOW - 2,
+    });
+    expect(await client.zrange(key, 0, -1)).toEqual(['a2:2', 'a3:1', 'a6:3']);
+    const ttl = await client.pttl(key);
+    expect(ttl).toBeGreaterThan(40_000);
+    expect(ttl).toBeLessThanOrEqual(50_000);
+    expect(await at(2, 4)).toEqual({
+      allowed: true,
+      remaining: 0,
+      resetAtMs: T0 + 2 + WINDOW,
+      retryAfterMs: 0,
+    });
+    expect(await client.zrange(key, -1, -1)).toEqual(['b10:4']);
+  });
 });
 
 describe('long seeded runs with mixed costs, a lowered limit and a clock that goes back', () => {
