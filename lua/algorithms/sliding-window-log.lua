@@ -6,7 +6,7 @@
             member = "<d><total>:<cost>", where total counts the units admitted under this key
             up to and including this request (a running sum, so it is unique per admission) and
             d is a letter giving total's number of digits ('a' = 1 ... 'p' = 16), which makes
-            members of one time sort by total: rank order is admission order
+            members of one time sort by total, in the order they were admitted
     now     ms, limit, window (ms), cost (0: look without changing the state)
   Output:
     allowed, remaining, reset_at (ms), retry_after (ms; 0 allowed, -1 never), commit
@@ -14,8 +14,8 @@
   The running totals make the units in the window the newest total minus the oldest's total
   before it: a decision reads two entries whatever the limit, O(log n) for n entries in the window
   (plus the expired ones it removes, each once). A denial finds the entry whose leaving frees
-  enough units by its running total: by rank when every cost is 1 (2 reads), otherwise a search
-  of at most about 2 log2(n) reads; the retry is exact either way.
+  enough units by its running total: by rank when every cost is 1 (units == entries; 1 read),
+  otherwise a search of at most about 2 log2(n) reads; the retry is exact either way, never capped.
   Rare writes renumber entries: a clock that went back logs the request before the k later ones
   and moves their totals up (O(k log n)); totals past 2^52 (still exact in Lua's doubles) are
   counted again from 0 (O(n log n), once per 2^52 units); a key logged by an older version,
@@ -78,23 +78,29 @@ ALGORITHMS['sliding-window-log'] = function(key, now, limit, window, cost)
     retry = -1
   elseif not allowed then
     -- The first entry whose running total reaches before + needed: its leaving frees enough.
-    -- Every cost is at least 1, so it is at rank needed - 1 at the latest (exactly there when
-    -- every cost is 1). Gallop down from there while the totals still reach, then bisect.
     local needed = used + cost - limit
     local target = before + needed
-    local lo, hi, step = -1, math.min(needed, redis.call('ZCARD', key)) - 1, 1
-    while hi - lo > 1 do
-      local probe = math.floor((lo + hi) / 2)
-      if step > 0 then probe = math.max(probe, hi - step) end
-      if log_entry(redis.call('ZRANGE', key, probe, probe)[1]) >= target then
-        hi = probe
-        step = step * 2
-      else
-        lo = probe
-        step = 0
+    local count = redis.call('ZCARD', key)
+    local rank = needed - 1
+    if used ~= count then
+      -- Mixed costs. lo falls short of the target (-1: nothing logged yet), hi reaches it.
+      -- Probes guess from the totals, which finds evenly spread costs in a few reads, and
+      -- alternate with halving, which bounds the search to about 2 log2(count) reads.
+      local lo, lo_total, hi, hi_total = -1, before, count - 1, last_total
+      local guess = true
+      while hi - lo > 1 do
+        local probe = math.floor((lo + hi) / 2)
+        if guess then
+          probe = lo + math.ceil((target - lo_total) * (hi - lo) / (hi_total - lo_total))
+          probe = math.max(lo + 1, math.min(hi - 1, probe))
+        end
+        guess = not guess
+        local total = log_entry(redis.call('ZRANGE', key, probe, probe)[1])
+        if total >= target then hi, hi_total = probe, total else lo, lo_total = probe, total end
       end
+      rank = hi
     end
-    local leaving = redis.call('ZRANGE', key, hi, hi, 'WITHSCORES')
+    local leaving = redis.call('ZRANGE', key, rank, rank, 'WITHSCORES')
     retry = math.max(1, tonumber(leaving[2]) + window - now)
   end
   -- A limit lowered below what was used leaves nothing, not a negative count.
