@@ -83,7 +83,7 @@ ALGORITHMS['sliding-window-log'] = function(key, now, limit, window, cost)
     local count = redis.call('ZCARD', key)
     local rank = needed - 1
     if used ~= count then
-      -- Mixed costs. lo falls short of the target (-1: nothing logged yet), hi reaches it.
+      -- Mixed costs. lo falls short of the target (-1: before the oldest), hi reaches it.
       -- Probes guess from the totals, which finds evenly spread costs in a few reads, and
       -- alternate with halving, which bounds the search to about 2 log2(count) reads.
       local lo, lo_total, hi, hi_total = -1, before, count - 1, last_total
