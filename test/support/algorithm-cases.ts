@@ -335,6 +335,7 @@ export const ALGORITHM_CASES: Readonly<Record<Algorithm, readonly AlgorithmCase[
         ...Array.from({ length: 100 }, (_, i) => ({
           at: i,
           cost: 1 + (i % 2),
+          // 3 units per pair logged before, and this one's.
           expect: ok(150 - Math.floor(i / 2) * 3 - 1 - (i % 2) * 2, 10_000 + i),
         })),
         { at: 5_000, cost: 1, expect: no(0, 10_099, 5_000) },
