@@ -80,7 +80,7 @@ describe('a sliding log of 50 000 entries decides like one of 50', () => {
     });
   }
 
-  /** What `fill` would leave, written directly: 50 000 script calls take too long on a busy machine. */
+  /** What `fill` would leave, written directly: 50 000 script calls are slow on a busy machine. */
   async function write(key: string, perSlot: number[]): Promise<void> {
     const costs = Array.from({ length: SLOTS }, () => perSlot).flat();
     const logged = members(costs);
@@ -153,7 +153,7 @@ describe('a sliding log of 50 000 entries decides like one of 50', () => {
     expect(await both(ones, 50, 51)).toEqual(denied(-1));
   });
 
-  it('mixed costs: the retry is when the oldest requests that leave sum to what is needed', async () => {
+  it('mixed costs: the retry is when the oldest that leave sum to what is needed', async () => {
     // 2 units per slot (2 000 on the big log): k units have left once slot ceil(k / 2) - 1 has.
     for (const k of [1, 2, 3, 51, 100]) {
       expect(await both(mixed, 100, k)).toEqual(denied(untilSlotLeaves(Math.ceil(k / 2) - 1)));
