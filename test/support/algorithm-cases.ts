@@ -301,6 +301,78 @@ export const ALGORITHM_CASES: Readonly<Record<Algorithm, readonly AlgorithmCase[
         { at: 2, cost: 1, windowMs: 1_000, expect: ok(1, 1_002) },
       ],
     },
+    {
+      name: 'costs of 1: the retry waits for the needed-th oldest request to leave',
+      limit: 5,
+      windowMs: 10_000,
+      steps: [
+        { at: 0, cost: 1, expect: ok(4, 10_000) },
+        { at: 0, cost: 1, expect: ok(3, 10_000) },
+        { at: 100, cost: 1, expect: ok(2, 10_100) },
+        { at: 200, cost: 1, expect: ok(1, 10_200) },
+        { at: 200, cost: 1, expect: ok(0, 10_200) },
+        { at: 300, cost: 1, expect: no(0, 10_200, 9_700) },
+        // The second oldest was logged in the same ms as the first.
+        { at: 300, cost: 2, expect: no(0, 10_200, 9_700) },
+        { at: 300, cost: 3, expect: no(0, 10_200, 9_800) },
+        { at: 300, cost: 5, expect: no(0, 10_200, 9_900) },
+        { at: 10_000, cost: 2, expect: ok(0, 20_000) },
+      ],
+    },
+    {
+      name: 'mixed costs: the retry waits until the oldest that leave sum to what is needed',
+      limit: 10,
+      windowMs: 10_000,
+      steps: [
+        { at: 0, cost: 3, expect: ok(7, 10_000) },
+        { at: 1_000, cost: 1, expect: ok(6, 11_000) },
+        { at: 2_000, cost: 4, expect: ok(2, 12_000) },
+        { at: 3_000, cost: 2, expect: ok(0, 13_000) },
+        // 1 needed: the 3 at 0 free it.
+        { at: 4_000, cost: 1, expect: no(0, 13_000, 6_000) },
+        // 5 needed: 3 + 1 are not enough, 3 + 1 + 4 are.
+        { at: 4_000, cost: 5, expect: no(0, 13_000, 8_000) },
+        { at: 4_000, cost: 10, expect: no(0, 13_000, 9_000) },
+        { at: 10_000, cost: 3, expect: ok(0, 20_000) },
+        // The 1 at 1 000 has left: 9 used, 1 more needed, freed when the 4 at 2 000 leave.
+        { at: 11_000, cost: 2, expect: no(1, 20_000, 1_000) },
+      ],
+    },
+    {
+      name: 'many requests leaving at once, with mixed costs',
+      // 100 requests, one per ms, costing 1 and 2 in turn: 150 units.
+      limit: 150,
+      windowMs: 10_000,
+      steps: [
+        ...Array.from({ length: 100 }, (_, i) => ({
+          at: i,
+          cost: 1 + (i % 2),
+          // 3 units per pair logged before, and this one's.
+          expect: ok(150 - Math.floor(i / 2) * 3 - 1 - (i % 2) * 2, 10_000 + i),
+        })),
+        { at: 5_000, cost: 1, expect: no(0, 10_099, 5_000) },
+        // 4 needed: the requests at 0, 1 and 2 (1 + 2 + 1).
+        { at: 5_000, cost: 4, expect: no(0, 10_099, 5_002) },
+        // All but the last two (1 + 2) have left.
+        { at: 10_097, cost: 147, expect: ok(0, 20_097) },
+        { at: 10_098, cost: 1, expect: ok(0, 20_098) },
+        // The 2 at 99 left; 148 used, 1 more needed: the 147 must leave.
+        { at: 10_099, cost: 3, expect: no(2, 20_098, 9_998) },
+      ],
+    },
+    {
+      name: 'a limit lowered below what was used, with mixed costs, waits for enough to leave',
+      limit: 10,
+      windowMs: 10_000,
+      steps: [
+        { at: 0, cost: 4, expect: ok(6, 10_000) },
+        { at: 1, cost: 3, expect: ok(3, 10_001) },
+        { at: 2, cost: 2, expect: ok(1, 10_002) },
+        // 9 used against 4: 6 must leave, the 4 at 0 and the 3 at 1.
+        { at: 3, cost: 1, limit: 4, expect: no(0, 10_002, 9_998) },
+        { at: 10_001, cost: 1, limit: 4, expect: ok(1, 20_001) },
+      ],
+    },
   ],
 
   'sliding-window-counter': [

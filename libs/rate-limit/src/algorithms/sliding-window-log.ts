@@ -64,14 +64,12 @@ export const slidingWindowLog: AlgorithmImpl<SlidingLogState> = {
       retryAfterMs = NEVER;
     } else if (!allowed) {
       const needed = used + cost - limit;
-      let freed = 0;
-      for (let i = head; i < end; i += 2) {
-        freed += log[i + 1];
-        if (freed >= needed) {
-          retryAfterMs = Math.max(1, log[i] + windowMs - now);
-          break;
-        }
-      }
+      // The oldest entry whose leaving frees enough: the needed-th when every cost is 1 (units
+      // equal entries), otherwise found walking from the oldest.
+      let i = head;
+      if (used === (end - head) / 2) i += 2 * (needed - 1);
+      else for (let freed = log[i + 1]; freed < needed; freed += log[i + 1]) i += 2;
+      retryAfterMs = Math.max(1, log[i] + windowMs - now);
     }
     return {
       allowed,
