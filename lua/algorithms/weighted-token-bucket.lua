@@ -14,7 +14,8 @@
     key     hash { ts = time of the counts (ms), u = sub-units per token when written,
                    p = pool (sub-units), c:<class> = that class's reserve (sub-units) }
     now     ms, limit, window (ms), cost (0: look without changing the state)
-    shares  '<class>=<weight>,<class>=<weight>,...|<class of this request>', classes sorted by name
+    shares  '<class>=<weight>,<class>=<weight>,...|<class of this request>', classes sorted by name;
+            '' is one class holding the whole budget (a token bucket)
   Output:
     allowed, remaining (what this class can take now), reset_at (ms, when every reserve is full),
     retry_after (ms; 0 allowed, -1 never), commit
@@ -25,6 +26,7 @@ local function weighted_token_bucket_gcd(a, b)
 end
 
 ALGORITHMS['weighted-token-bucket'] = function(key, now, limit, window, cost, shares)
+  if shares == '' then shares = 'all=1|all' end
   local spec, class = string.match(shares, '^(.*)|(.*)$')
   local names, weights, total_weight = {}, {}, 0
   for name, weight in string.gmatch(spec or '', '([^,=]+)=(%d+)') do

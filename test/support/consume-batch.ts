@@ -1,7 +1,7 @@
 import type { Redis, Result } from 'ioredis';
-import { encodeShares } from '../../libs/rate-limit/src/algorithms/weighted-token-bucket.js';
 import { findLuaDir, loadLuaScripts } from '../../libs/rate-limit/src/stores/lua-scripts.js';
 import type { RuleCall, StoreResult } from '../../libs/rate-limit/src/stores/rate-limit.store.js';
+import { extraArgument } from '../../libs/rate-limit/src/stores/redis.store.js';
 
 /** One store call of a batch: a decision (`charge` false: a peek) or the end of a lease. */
 export type BatchOp =
@@ -107,7 +107,7 @@ export class ConsumeBatch {
       const argv = [String(op.now), op.charge ? '1' : '0'];
       for (const c of op.calls) {
         const enforce = c.enforce ? '1' : '0';
-        const extra = c.share ? encodeShares(c.share) : (c.leaseId ?? '');
+        const extra = extraArgument(c);
         argv.push(c.algorithm, String(c.limit), String(c.windowMs), String(c.cost), enforce, extra);
       }
       return { keys: op.calls.map((c) => slot(c.key)), argv };

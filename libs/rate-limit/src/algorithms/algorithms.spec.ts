@@ -16,15 +16,11 @@ import { CONCURRENCY_RETRY_MS } from './concurrency.js';
 import { ALGORITHMS, ALGORITHM_NAMES } from './index.js';
 
 type Decide = (state: unknown, input: AlgorithmInput) => AlgorithmResult<unknown>;
-/** Traffic of one class, which alone holds the whole budget: the properties of a token bucket. */
-const ONE_CLASS = { weights: [['all', 1]] as const, cls: 'all' };
+// Without a share, a weighted bucket is one class holding the whole budget: a token bucket's properties.
 const decider =
   (algorithm: Algorithm): Decide =>
   (state, input) =>
-    ALGORITHMS[algorithm].decide(state, {
-      ...input,
-      share: input.share ?? (algorithm === 'weighted-token-bucket' ? ONE_CLASS : undefined),
-    });
+    ALGORITHMS[algorithm].decide(state, input);
 
 const decision = (result: AlgorithmResult<unknown>): Expected => {
   const { allowed, remaining, resetAtMs, retryAfterMs } = result;

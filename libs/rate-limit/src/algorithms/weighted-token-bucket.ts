@@ -19,6 +19,9 @@ export interface ShareInput {
   cls: string;
 }
 
+/** Without classes: one class holding the whole budget, which is a token bucket. */
+const ONE_CLASS: ShareInput = { weights: [['all', 1]], cls: 'all' };
+
 const gcd = (a: number, b: number): number => {
   while (b > 0) [a, b] = [b, a % b];
   return a;
@@ -31,8 +34,7 @@ export function encodeShares({ weights, cls }: ShareInput): string {
 
 export const weightedTokenBucket: AlgorithmImpl<WeightedTokenBucketState> = {
   decide(state, { limit, windowMs, cost, now, share }) {
-    if (share === undefined) throw new Error('weighted-token-bucket: no class given');
-    const { weights, cls } = share;
+    const { weights, cls } = share ?? ONE_CLASS;
     let totalWeight = 0;
     for (const [, weight] of weights) totalWeight += weight;
     const weightOf = weights.find(([name]) => name === cls)?.[1];

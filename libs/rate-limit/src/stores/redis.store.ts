@@ -11,6 +11,17 @@ declare module 'ioredis' {
 }
 
 /**
+ * The per-rule argument only some algorithms read: the concurrency lease, or the weighted
+ * bucket's classes and the request's class.
+ * @internal
+ */
+export function extraArgument(call: RuleCall): string {
+  if (call.algorithm === 'concurrency') return call.leaseId ?? '';
+  if (call.algorithm === 'weighted-token-bucket' && call.share) return encodeShares(call.share);
+  return '';
+}
+
+/**
  * State in Redis: one `EVALSHA` of `lua/consume.lua` per decision, whatever the number of rules.
  * ioredis's defined commands fall back to `EVAL` on `NOSCRIPT`, so a Redis restart or
  * `SCRIPT FLUSH` costs one extra round trip and no failed request.
@@ -69,7 +80,7 @@ export class RedisStore extends RateLimitStore {
     for (const call of calls) args.push(call.key);
     args.push(now === undefined ? '' : now, charge ? '1' : '0');
     for (const call of calls) {
-      const extra = call.share ? encodeShares(call.share) : (call.leaseId ?? '');
+      const extra = extraArgument(call);
       args.push(call.algorithm, call.limit, call.windowMs, call.cost, call.enforce ? '1' : '0', extra);
     }
     const reply = await this.client.rateLimitConsume(...(args as [number, ...Array<string | number>]));
