@@ -1,6 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { RateLimitAdminModule, RateLimitGuard, RateLimitModule, type RateLimitModuleOptions } from '@app/rate-limit';
+import { RateLimitGuard, RateLimitModule, type RateLimitModuleOptions } from '@app/rate-limit';
+// Subpath entries of the library (`@app/rate-limit/admin`, `/metrics`, `/health` once packaged).
+import { RateLimitAdminModule } from '../../../libs/rate-limit/src/admin.js';
 import { ApiModule } from './api/api.module.js';
 import { DEMO_CONFIG, type DemoConfig } from './config/demo-config.js';
 import { HealthModule } from './health/health.module.js';

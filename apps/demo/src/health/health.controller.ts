@@ -1,8 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
-import { RateLimitHealthIndicator, RedisHealthIndicator, SkipRateLimit } from '@app/rate-limit';
+import { SkipRateLimit } from '@app/rate-limit';
+import { RateLimitHealthIndicator, RedisHealthIndicator } from '../../../../libs/rate-limit/src/health.js';
 
-/** CONTRACT section 6: whether the limiter can decide, and whether Redis answers. */
+/** Health (see the README): whether the limiter can decide, and whether Redis answers. */
 @Controller('health')
 @SkipRateLimit()
 export class HealthController {

@@ -1,8 +1,9 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { Registry } from 'prom-client';
-import { RateLimitMetrics, SkipRateLimit } from '@app/rate-limit';
+import { SkipRateLimit } from '@app/rate-limit';
+import { RateLimitMetrics } from '../../../../libs/rate-limit/src/metrics.js';
 
-/** `GET /metrics`: the limiter's series and the process metrics, Prometheus text format (CONTRACT section 7). */
+/** `GET /metrics`: the limiter's series and the process metrics, Prometheus text format (see the README's Metrics section). */
 @SkipRateLimit()
 @Controller('metrics')
 export class MetricsController {
