@@ -1,13 +1,10 @@
-import type { Cluster, Redis, Result } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { RuleCall, StoreResult } from './rate-limit.store.js';
 import { RateLimitStore } from './rate-limit.store.js';
 import { findLuaDir, loadLuaScripts } from './lua-scripts.js';
+import { CONSUME_COMMAND, decodeReply, encodeConsume } from './redis-protocol.js';
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    rateLimitConsume(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number[], Context>;
-  }
-}
+type ConsumeCommand = (numKeys: number, ...keysAndArgs: string[]) => Promise<number[]>;
 
 /**
  * State in Redis: one `EVALSHA` of `lua/consume.lua` per decision, whatever the number of rules.
@@ -56,21 +53,8 @@ export class RedisStore extends RateLimitStore {
   }
 
   private async run(calls: RuleCall[], now: number | undefined, charge: boolean): Promise<StoreResult> {
-    const args: Array<string | number> = [calls.length];
-    for (const call of calls) args.push(call.key);
-    args.push(now === undefined ? '' : now, charge ? '1' : '0');
-    for (const call of calls) {
-      args.push(call.algorithm, call.limit, call.windowMs, call.cost, call.enforce ? '1' : '0', call.leaseId ?? '');
-    }
-    const reply = await this.client.rateLimitConsume(...(args as [number, ...Array<string | number>]));
-    return {
-      now: reply[1],
-      outcomes: calls.map((_, i) => ({
-        allowed: reply[2 + i * 4] === 1,
-        remaining: reply[3 + i * 4],
-        resetAtMs: reply[4 + i * 4],
-        retryAfterMs: reply[5 + i * 4],
-      })),
-    };
+    const command = (this.client as unknown as Record<string, ConsumeCommand>)[CONSUME_COMMAND];
+    const reply = await command.apply(this.client, encodeConsume(calls, now, charge));
+    return decodeReply(reply, calls.length);
   }
 }
