@@ -3,7 +3,13 @@ import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
-import { RateLimit, RateLimitGuard, RateLimiter, RateLimitModule, type RateLimitModuleOptions } from '@app/rate-limit';
+import {
+  RateLimit,
+  RateLimitGuard,
+  RateLimiter,
+  RateLimitModule,
+  type RateLimitModuleOptions,
+} from '@app/rate-limit';
 import { ADAPTERS, type Adapter, uniquePrefix } from '../support/demo-app.js';
 import { RedisServer } from '../support/redis-server.js';
 
@@ -13,7 +19,13 @@ const header = (ctx: { switchToHttp(): { getRequest<T>(): T } }, name: string) =
 
 @Controller('core')
 class CoreController {
-  @RateLimit({ name: 'exports', algorithm: 'sliding-window-log', limit: 5, window: '1m', key: 'api-key' })
+  @RateLimit({
+    name: 'exports',
+    algorithm: 'sliding-window-log',
+    limit: 5,
+    window: '1m',
+    key: 'api-key',
+  })
   @Get('export')
   export() {
     return 'ok';
@@ -50,10 +62,14 @@ async function boot(adapter: Adapter, options: RateLimitModuleOptions): Promise<
     providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
   })
   class TestModule {}
-  const app = await NestFactory.create(TestModule, adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(), {
-    logger: false,
-    abortOnError: false,
-  });
+  const app = await NestFactory.create(
+    TestModule,
+    adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(),
+    {
+      logger: false,
+      abortOnError: false,
+    },
+  );
   await app.listen(0, '127.0.0.1');
   return app;
 }
@@ -65,7 +81,8 @@ describe.each(ADAPTERS)('the core and the guard on %s, over Redis', (adapter) =>
   let url: string;
   let limiter: RateLimiter;
   const prefix = uniquePrefix(`core-${adapter}`);
-  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${url}${path}`, { headers });
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${url}${path}`, { headers });
 
   beforeAll(async () => {
     server = await RedisServer.start();
@@ -82,9 +99,16 @@ describe.each(ADAPTERS)('the core and the guard on %s, over Redis', (adapter) =>
 
   it('a worker and a route spend one budget: the same state key in Redis', async () => {
     const key = `tenant-${adapter}`;
-    expect((await get('/core/export', { 'X-API-Key': key })).headers.get('x-ratelimit-remaining')).toBe('4');
-    expect(await limiter.consume('exports', key, { cost: 2 })).toMatchObject({ allowed: true, remaining: 2 });
-    expect((await get('/core/export', { 'X-API-Key': key })).headers.get('x-ratelimit-remaining')).toBe('1');
+    expect(
+      (await get('/core/export', { 'X-API-Key': key })).headers.get('x-ratelimit-remaining'),
+    ).toBe('4');
+    expect(await limiter.consume('exports', key, { cost: 2 })).toMatchObject({
+      allowed: true,
+      remaining: 2,
+    });
+    expect(
+      (await get('/core/export', { 'X-API-Key': key })).headers.get('x-ratelimit-remaining'),
+    ).toBe('1');
     expect(await limiter.peek('exports', key)).toMatchObject({ remaining: 1 });
     expect(await redis.keys(`${prefix}:exports:*`)).toEqual([`${prefix}:exports:{key=${key}}`]);
     expect(await limiter.consume('exports', key)).toMatchObject({ allowed: true, remaining: 0 });
@@ -98,21 +122,29 @@ describe.each(ADAPTERS)('the core and the guard on %s, over Redis', (adapter) =>
     expect((await get('/core/export', { 'X-API-Key': key })).status).toBe(200);
   });
 
-  it.each(['-1', '1.5', 'NaN'])('denies a request whose cost function answers %s and touches no state', async (cost) => {
-    await limiter.reset('priced', '127.0.0.1');
-    const before = await redis.keys(`${prefix}:priced:*`);
-    const res = await get('/core/priced', { 'X-Cost': cost });
-    expect(res.status).toBe(429);
-    expect(await res.json()).toMatchObject({ rule: 'priced', message: 'Rate limit rule "priced" cannot price this request; it is denied' });
-    expect(await redis.keys(`${prefix}:priced:*`)).toEqual(before);
-    // A valid cost afterwards sees the whole budget: nothing was refunded or corrupted.
-    const ok = await get('/core/priced', { 'X-Cost': '3' });
-    expect(ok.headers.get('x-ratelimit-remaining')).toBe('7');
-  });
+  it.each(['-1', '1.5', 'NaN'])(
+    'denies a request whose cost function answers %s and touches no state',
+    async (cost) => {
+      await limiter.reset('priced', '127.0.0.1');
+      const before = await redis.keys(`${prefix}:priced:*`);
+      const res = await get('/core/priced', { 'X-Cost': cost });
+      expect(res.status).toBe(429);
+      expect(await res.json()).toMatchObject({
+        rule: 'priced',
+        message: 'Rate limit rule "priced" cannot price this request; it is denied',
+      });
+      expect(await redis.keys(`${prefix}:priced:*`)).toEqual(before);
+      // A valid cost afterwards sees the whole budget: nothing was refunded or corrupted.
+      const ok = await get('/core/priced', { 'X-Cost': '3' });
+      expect(ok.headers.get('x-ratelimit-remaining')).toBe('7');
+    },
+  );
 
   it('boots with two unnamed rules on one handler, named Controller.handler and Controller.handler:2', async () => {
     const res = await get('/core/unnamed');
     expect(res.status).toBe(200);
-    expect(res.headers.get('ratelimit-policy')).toBe('"CoreController.unnamed";q=3;w=60, "CoreController.unnamed:2";q=2;w=60');
+    expect(res.headers.get('ratelimit-policy')).toBe(
+      '"CoreController.unnamed";q=3;w=60, "CoreController.unnamed:2";q=2;w=60',
+    );
   });
 });

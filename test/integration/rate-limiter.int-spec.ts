@@ -15,8 +15,21 @@ import { int, pick, seeded } from '../support/random.js';
 import { RedisServer } from '../support/redis-server.js';
 
 // Windows of an hour: nothing refills or expires while the sequence runs, on either clock.
-const ALGORITHMS: Algorithm[] = ['fixed-window', 'sliding-window-log', 'sliding-window-counter', 'token-bucket', 'leaky-bucket', 'gcra'];
-const RULES: RuleInput[] = ALGORITHMS.map((algorithm) => ({ name: algorithm, algorithm, limit: 7, window: '1h', key: 'api-key' }));
+const ALGORITHMS: Algorithm[] = [
+  'fixed-window',
+  'sliding-window-log',
+  'sliding-window-counter',
+  'token-bucket',
+  'leaky-bucket',
+  'gcra',
+];
+const RULES: RuleInput[] = ALGORITHMS.map((algorithm) => ({
+  name: algorithm,
+  algorithm,
+  limit: 7,
+  window: '1h',
+  key: 'api-key',
+}));
 
 function limiterOver(store: RateLimitStore, memory: MemoryStore, prefix: string): RateLimiter {
   const options = resolveOptions({ keyPrefix: prefix });
@@ -41,7 +54,11 @@ describe('RateLimiter over Redis and over memory', () => {
 
   it('answers a seeded random sequence of consume, peek and reset alike, call for call', async () => {
     const prefix = keyPrefix('core-agreement');
-    const onRedis = limiterOver(new RedisStore(client), new MemoryStore({ sweepIntervalMs: 0 }), prefix);
+    const onRedis = limiterOver(
+      new RedisStore(client),
+      new MemoryStore({ sweepIntervalMs: 0 }),
+      prefix,
+    );
     const memory = new MemoryStore({ sweepIntervalMs: 0 });
     const inMemory = limiterOver(memory, memory, prefix);
     const rnd = seeded(424242);
@@ -55,15 +72,24 @@ describe('RateLimiter over Redis and over memory', () => {
         continue;
       }
       const cost = int(rnd, 0, 3);
-      const call = (l: RateLimiter) => (op < 0.2 ? l.peek(rule, key) : l.consume(rule, key, { cost }));
+      const call = (l: RateLimiter) =>
+        op < 0.2 ? l.peek(rule, key) : l.consume(rule, key, { cost });
       const redisAnswer = await call(onRedis);
       const memoryResult = await call(inMemory);
-      const shape = (r: typeof redisAnswer) => ({ step, rule, key, allowed: r.allowed, remaining: r.remaining, never: r.retryAfterMs < 0 });
+      const shape = (r: typeof redisAnswer) => ({
+        step,
+        rule,
+        key,
+        allowed: r.allowed,
+        remaining: r.remaining,
+        never: r.retryAfterMs < 0,
+      });
       expect(shape(redisAnswer)).toEqual(shape(memoryResult));
       if (!redisAnswer.allowed) denials++;
     }
     expect(denials).toBeGreaterThan(20);
     // Every key the core wrote has a TTL.
-    for (const key of await client.keys(`${prefix}:*`)) expect(await client.pttl(key)).toBeGreaterThan(0);
+    for (const key of await client.keys(`${prefix}:*`))
+      expect(await client.pttl(key)).toBeGreaterThan(0);
   });
 });

@@ -27,7 +27,8 @@ function limitJsonBodies(app: INestApplication, adapter: 'express' | 'fastify'):
   const fastify = app as NestFastifyApplication;
   const parse = fastify.getHttpAdapter().getInstance().getDefaultJsonParser('error', 'error');
   fastify.useBodyParser('application/json', { bodyLimit: MAX_JSON_BYTES }, (req, body, done) => {
-    if (nestsDeeperThan(body, MAX_JSON_DEPTH)) return done(new BadRequestException(TOO_DEEP), undefined);
+    if (nestsDeeperThan(body, MAX_JSON_DEPTH))
+      return done(new BadRequestException(TOO_DEEP), undefined);
     parse(req as Parameters<typeof parse>[0], body.toString('utf8'), done);
   });
 }
@@ -40,7 +41,10 @@ export async function createDemoApp(
 ): Promise<INestApplication> {
   const adapter =
     config.httpAdapter === 'fastify'
-      ? new FastifyAdapter({ routerOptions: { maxParamLength: FASTIFY_MAX_PARAM_LENGTH }, bodyLimit: MAX_JSON_BYTES })
+      ? new FastifyAdapter({
+          routerOptions: { maxParamLength: FASTIFY_MAX_PARAM_LENGTH },
+          bodyLimit: MAX_JSON_BYTES,
+        })
       : new ExpressAdapter();
   const app = await NestFactory.create(AppModule.forRoot(config, extra), adapter, {
     logger: logger === false ? false : undefined,

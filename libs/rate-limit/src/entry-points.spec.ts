@@ -16,14 +16,20 @@ function packagesLoadedBy(entry: string): Set<string> {
     if (seen.has(file)) return;
     seen.add(file);
     const source = readFileSync(file, 'utf8');
-    const statements = source.matchAll(/^(?:import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?'([^']+)'/gm);
+    const statements = source.matchAll(
+      /^(?:import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?'([^']+)'/gm,
+    );
     for (const [, typeOnly, specifier] of statements) {
       if (typeOnly) continue;
       if (specifier.startsWith('.')) {
         const target = resolve(dirname(file), specifier.replace(/\.js$/, '.ts'));
         visit(existsSync(target) ? target : join(target, 'index.ts'));
       } else {
-        packages.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]);
+        packages.add(
+          specifier.startsWith('@')
+            ? specifier.split('/').slice(0, 2).join('/')
+            : specifier.split('/')[0],
+        );
       }
     }
   };

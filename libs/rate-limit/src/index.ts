@@ -21,7 +21,11 @@ export type {
 export { RateLimit, SkipRateLimit } from './decorators/index.js';
 export { RateLimitGuard } from './guard/rate-limit.guard.js';
 export { RateLimitException } from './guard/rate-limit.exception.js';
-export { RateLimitConfigError, RateLimitExceededError, StoreUnavailableError } from './errors/index.js';
+export {
+  RateLimitConfigError,
+  RateLimitExceededError,
+  StoreUnavailableError,
+} from './errors/index.js';
 export {
   RateLimiter,
   type AcquireOptions,
@@ -30,9 +34,17 @@ export {
   type LimitResult,
 } from './core/rate-limiter.service.js';
 export { DecisionEvents, type DecisionObserver } from './core/decision-events.js';
-export { RateLimitStore, type RuleCall, type RuleOutcome, type StoreResult } from './stores/rate-limit.store.js';
+export {
+  RateLimitStore,
+  type RuleCall,
+  type RuleOutcome,
+  type StoreResult,
+} from './stores/rate-limit.store.js';
 export { MemoryStore } from './stores/memory.store.js';
 export { RedisStore } from './stores/redis.store.js';
 export type { BreakerState } from './stores/resilient.store.js';
-export { RateLimitStatusService, type RateLimitStatus } from './stores/rate-limit-status.service.js';
+export {
+  RateLimitStatusService,
+  type RateLimitStatus,
+} from './stores/rate-limit-status.service.js';
 export { parseDuration } from './rules/duration.js';

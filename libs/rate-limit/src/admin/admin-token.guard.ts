@@ -20,7 +20,11 @@ import { RESOLVED_OPTIONS } from '../rate-limit.constants.js';
 import { ADMIN_TOO_MANY_FAILURES, ADMIN_UNAUTHORIZED } from '../rate-limit.messages.js';
 import type { ResolvedOptions } from '../rate-limit.options.js';
 import { validateRule } from '../rules/rule.validator.js';
-import { ADMIN_OPTIONS, checkAdminToken, type RateLimitAdminOptions } from './rate-limit-admin.module-definition.js';
+import {
+  ADMIN_OPTIONS,
+  checkAdminToken,
+  type RateLimitAdminOptions,
+} from './rate-limit-admin.module-definition.js';
 
 // Comparing digests keeps the comparison constant-time whatever the lengths of the two tokens.
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -91,7 +95,11 @@ export class AdminTokenGuard implements CanActivate {
   private async failures(ip: string, cost: number): Promise<RuleDecision | undefined> {
     const identity = callerIdentity('ip', { ip }, this.ipv6Prefix);
     try {
-      const verdict = await this.limiter.decide([{ rule: FAILED_AUTH_RULE, identity, cost }], undefined, false);
+      const verdict = await this.limiter.decide(
+        [{ rule: FAILED_AUTH_RULE, identity, cost }],
+        undefined,
+        false,
+      );
       return verdict.kind === 'decided' ? verdict.decision.perRule[0] : undefined;
     } catch (error) {
       return ignoreUnavailable(error);

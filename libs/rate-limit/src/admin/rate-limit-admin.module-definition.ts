@@ -24,7 +24,11 @@ export interface RateLimitAdminOptions {
 export function checkAdminToken(token: string | undefined): void {
   if (token === undefined || token === '') return;
   if (typeof token !== 'string' || token.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(token)) {
-    throw new RateLimitConfigError(INVALID_ADMIN_TOKEN(MIN_ADMIN_TOKEN_LENGTH), 'RateLimitAdminModule', 'token');
+    throw new RateLimitConfigError(
+      INVALID_ADMIN_TOKEN(MIN_ADMIN_TOKEN_LENGTH),
+      'RateLimitAdminModule',
+      'token',
+    );
   }
 }
 

@@ -14,7 +14,12 @@ export interface DecisionObserver {
   /** A caller whose tier is exempt from `rule`. */
   exempt?(rule: RateLimitRule): void;
   /** A store decision; `identities[i]` is whose budget `decision.perRule[i]` spent. */
-  decided?(decision: Decision, identities: readonly string[], store: 'redis' | 'memory', seconds: number): void;
+  decided?(
+    decision: Decision,
+    identities: readonly string[],
+    store: 'redis' | 'memory',
+    seconds: number,
+  ): void;
   /** A store call that threw. */
   failed?(store: 'redis' | 'memory'): void;
 }
@@ -48,7 +53,9 @@ export class DecisionEvents {
       try {
         handler.apply(observer, args);
       } catch (error) {
-        this.logger.error(`A rate-limit decision observer threw on "${event}" (ignored): ${String(error)}`);
+        this.logger.error(
+          `A rate-limit decision observer threw on "${event}" (ignored): ${String(error)}`,
+        );
       }
     }
   }

@@ -46,7 +46,10 @@ describe('buildDecision', () => {
       [outcome(false, 5_000), outcome(false, 12_500), outcome(false, -1)],
     );
     expect(decision).toMatchObject({ allowed: false, binding: { rule: 'b' }, retryAfter: 13 });
-    const never = buildDecision([applied('a'), applied('b')], [outcome(false, 5_000), outcome(false, -1)]);
+    const never = buildDecision(
+      [applied('a'), applied('b')],
+      [outcome(false, 5_000), outcome(false, -1)],
+    );
     expect(never).toMatchObject({ binding: { rule: 'b' }, retryAfter: 60 });
   });
 

@@ -28,7 +28,10 @@ export type AppliedRule = Pick<RateLimitRule, 'name' | 'algorithm' | 'mode'> & {
  * remaining. `retryAfter` is the binding rule's `Retry-After` in seconds.
  * @internal
  */
-export function buildDecision(rules: readonly AppliedRule[], outcomes: readonly RuleOutcome[]): Decision {
+export function buildDecision(
+  rules: readonly AppliedRule[],
+  outcomes: readonly RuleOutcome[],
+): Decision {
   const perRule: RuleDecision[] = rules.map((rule, i) => ({
     rule: rule.name,
     algorithm: rule.algorithm,

@@ -3,7 +3,12 @@ import type { KeyCap } from '../runtime/config-codec.js';
 
 /** The limit in force for one caller under one rule, and where it came from. @internal */
 export type AppliedLimit =
-  | { exempt: false; limit: number; windowMs: number; source: 'cap' | 'tier' | 'rule' | 'unlisted-tier' }
+  | {
+      exempt: false;
+      limit: number;
+      windowMs: number;
+      source: 'cap' | 'tier' | 'rule' | 'unlisted-tier';
+    }
   | { exempt: true; source: 'tier' };
 
 /** Whether `tier` names one of the rule's tiers: own properties only (`__proto__` is no tier). @internal */
@@ -18,12 +23,23 @@ export function hasTier(rule: RateLimitRule, tier: string): boolean {
  * (the admin API) can refuse it.
  * @internal
  */
-export function resolveLimit(rule: RateLimitRule, tier: string | undefined, cap: KeyCap | undefined): AppliedLimit {
-  if (cap) return { exempt: false, limit: cap.limit, windowMs: cap.windowMs ?? rule.windowMs, source: 'cap' };
+export function resolveLimit(
+  rule: RateLimitRule,
+  tier: string | undefined,
+  cap: KeyCap | undefined,
+): AppliedLimit {
+  if (cap)
+    return {
+      exempt: false,
+      limit: cap.limit,
+      windowMs: cap.windowMs ?? rule.windowMs,
+      source: 'cap',
+    };
   if (tier === undefined || rule.tiers === undefined) {
     return { exempt: false, limit: rule.limit, windowMs: rule.windowMs, source: 'rule' };
   }
-  if (!hasTier(rule, tier)) return { exempt: false, limit: rule.limit, windowMs: rule.windowMs, source: 'unlisted-tier' };
+  if (!hasTier(rule, tier))
+    return { exempt: false, limit: rule.limit, windowMs: rule.windowMs, source: 'unlisted-tier' };
   const value = rule.tiers[tier];
   if (value === 'exempt') return { exempt: true, source: 'tier' };
   return { exempt: false, limit: value, windowMs: rule.windowMs, source: 'tier' };

@@ -19,29 +19,55 @@ const T0 = Date.UTC(2026, 0, 1);
 const RULES: RuleInput[] = [
   { name: 'writes', algorithm: 'fixed-window', limit: 3, window: '1m', key: 'api-key' },
   { name: 'jobs', algorithm: 'token-bucket', limit: 2, window: '2s', key: () => 'unused' },
-  { name: 'tiered', algorithm: 'fixed-window', limit: 5, window: '1m', key: 'api-key', tiers: { pro: 50, vip: 'exempt' }, tier: () => undefined },
+  {
+    name: 'tiered',
+    algorithm: 'fixed-window',
+    limit: 5,
+    window: '1m',
+    key: 'api-key',
+    tiers: { pro: 50, vip: 'exempt' },
+    tier: () => undefined,
+  },
 ];
 
 /** The core wired by hand over a store, as the module wires it, without Nest or HTTP. */
-function build(options: { clock?: () => number; store?: (memory: MemoryStore) => ResilientStore } = {}) {
+function build(
+  options: { clock?: () => number; store?: (memory: MemoryStore) => ResilientStore } = {},
+) {
   let now = T0;
   const clock = options.clock ?? (() => now);
   const resolved = resolveOptions({ clock, keyPrefix: 'rl' });
   const registry = new RuleRegistry();
-  for (const [i, input] of RULES.entries()) registry.add(validateRule(input, `rules[${i}]`, `r${i}`), 'test');
+  for (const [i, input] of RULES.entries())
+    registry.add(validateRule(input, `rules[${i}]`, `r${i}`), 'test');
   const memory = new MemoryStore({ sweepIntervalMs: 0, clock });
   const store = options.store ? options.store(memory) : memory;
   const runtime = new RuntimeConfig(registry, new RedisClientHolder(null, false), resolved);
   const events = new DecisionEvents();
   const limiter = new RateLimiter(registry, runtime, store, memory, events, resolved);
-  return { limiter, registry, runtime, memory, store, events, advance: (ms: number) => (now += ms) };
+  return {
+    limiter,
+    registry,
+    runtime,
+    memory,
+    store,
+    events,
+    advance: (ms: number) => (now += ms),
+  };
 }
 
 describe('RateLimiter', () => {
   it('consumes, peeks without charging, and resets one key of a named rule', async () => {
     const { limiter } = build();
-    expect(await limiter.consume('writes', 'tenant-a')).toMatchObject({ allowed: true, remaining: 2, identity: 'key=tenant-a' });
-    expect(await limiter.consume('writes', 'tenant-a', { cost: 2 })).toMatchObject({ allowed: true, remaining: 0 });
+    expect(await limiter.consume('writes', 'tenant-a')).toMatchObject({
+      allowed: true,
+      remaining: 2,
+      identity: 'key=tenant-a',
+    });
+    expect(await limiter.consume('writes', 'tenant-a', { cost: 2 })).toMatchObject({
+      allowed: true,
+      remaining: 0,
+    });
     const denied = await limiter.consume('writes', 'tenant-a');
     expect(denied).toMatchObject({ allowed: false, remaining: 0, retryAfter: 60 });
     expect(denied.retryAfterMs).toBeGreaterThan(0);
@@ -63,17 +89,33 @@ describe('RateLimiter', () => {
 
   it('applies tiers as the guard does, own tiers only: __proto__ is no tier', async () => {
     const { limiter } = build();
-    expect(await limiter.consume('tiered', 'a', { tier: 'pro' })).toMatchObject({ limit: 50, remaining: 49 });
-    expect(await limiter.consume('tiered', 'b', { tier: 'vip' })).toMatchObject({ allowed: true, exempt: true });
-    expect(await limiter.consume('tiered', 'c', { tier: '__proto__' })).toMatchObject({ limit: 5, remaining: 4 });
-    expect(await limiter.consume('tiered', 'd', { tier: 'toString' })).toMatchObject({ limit: 5, remaining: 4 });
+    expect(await limiter.consume('tiered', 'a', { tier: 'pro' })).toMatchObject({
+      limit: 50,
+      remaining: 49,
+    });
+    expect(await limiter.consume('tiered', 'b', { tier: 'vip' })).toMatchObject({
+      allowed: true,
+      exempt: true,
+    });
+    expect(await limiter.consume('tiered', 'c', { tier: '__proto__' })).toMatchObject({
+      limit: 5,
+      remaining: 4,
+    });
+    expect(await limiter.consume('tiered', 'd', { tier: 'toString' })).toMatchObject({
+      limit: 5,
+      remaining: 4,
+    });
   });
 
   it('a worker and a route share one budget: the key as a worker names it is the identity the guard builds', async () => {
     const { limiter, registry } = build();
     const rule = registry.get('writes')!;
     // What the guard decides for a request with `X-API-Key: tenant-a`.
-    const identity = callerIdentity(rule.key as 'api-key', { ip: '203.0.113.7', apiKey: 'tenant-a' }, 64);
+    const identity = callerIdentity(
+      rule.key as 'api-key',
+      { ip: '203.0.113.7', apiKey: 'tenant-a' },
+      64,
+    );
     const route = await limiter.decide([{ rule, identity, cost: 1 }]);
     expect(route.kind === 'decided' && route.decision.binding.remaining).toBe(2);
     expect(await limiter.consume('writes', 'tenant-a')).toMatchObject({ remaining: 1 });
@@ -84,14 +126,20 @@ describe('RateLimiter', () => {
   it('tells observers what it decided, and keeps its own bookkeeping out of them when asked', async () => {
     const { limiter, registry, events } = build();
     const seen: string[] = [];
-    events.subscribe({ decided: (decision, identities) => seen.push(`${decision.binding.rule}:${identities[0]}`) });
+    events.subscribe({
+      decided: (decision, identities) => seen.push(`${decision.binding.rule}:${identities[0]}`),
+    });
     events.subscribe({
       decided: () => {
         throw new Error('a broken observer');
       },
     });
     await limiter.consume('writes', 'tenant-a');
-    await limiter.decide([{ rule: registry.get('writes')!, identity: 'key=quiet', cost: 1 }], undefined, false);
+    await limiter.decide(
+      [{ rule: registry.get('writes')!, identity: 'key=quiet', cost: 1 }],
+      undefined,
+      false,
+    );
     expect(seen).toEqual(['writes:key=tenant-a']);
   });
 
@@ -118,7 +166,9 @@ describe('RateLimiter', () => {
     it('gives up at once when the next wait would pass maxWait, charging nothing', async () => {
       const { limiter } = build({ clock: () => Date.now() });
       await limiter.acquire('jobs', 'queue', { cost: 2 });
-      const error = await limiter.acquire('jobs', 'queue', { maxWait: '500ms' }).catch((e: unknown) => e);
+      const error = await limiter
+        .acquire('jobs', 'queue', { maxWait: '500ms' })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RateLimitExceededError);
       expect(error).toMatchObject({ rule: 'jobs', retryAfterMs: 1000, waitedMs: 0 });
       expect(await limiter.peek('jobs', 'queue')).toMatchObject({ remaining: 0 });
@@ -126,7 +176,9 @@ describe('RateLimiter', () => {
 
     it('gives up on a request that can never be admitted instead of waiting forever', async () => {
       const { limiter } = build({ clock: () => Date.now() });
-      await expect(limiter.acquire('jobs', 'queue', { cost: 3 })).rejects.toMatchObject({ retryAfterMs: -1 });
+      await expect(limiter.acquire('jobs', 'queue', { cost: 3 })).rejects.toMatchObject({
+        retryAfterMs: -1,
+      });
     });
 
     it('stops waiting when its signal aborts, with the signal reason', async () => {
@@ -138,7 +190,9 @@ describe('RateLimiter', () => {
       await jest.advanceTimersByTimeAsync(10);
       controller.abort(new Error('shutting down'));
       expect(await outcome).toEqual(new Error('shutting down'));
-      await expect(limiter.acquire('jobs', 'queue', { signal: controller.signal })).rejects.toThrow('shutting down');
+      await expect(limiter.acquire('jobs', 'queue', { signal: controller.signal })).rejects.toThrow(
+        'shutting down',
+      );
     });
   });
 
@@ -151,19 +205,39 @@ describe('RateLimiter', () => {
       release: () => Promise.reject(new Error('ECONNREFUSED')),
       ping: () => Promise.reject(new Error('ECONNREFUSED')),
     };
-    const breaker = { timeoutMs: 100, resetTimeoutMs: 60_000, errorThresholdPercentage: 50, volumeThreshold: 100, rollingCountTimeoutMs: 5_000 };
+    const breaker = {
+      timeoutMs: 100,
+      resetTimeoutMs: 60_000,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 100,
+      rollingCountTimeoutMs: 5_000,
+    };
     const resilient = (memory: MemoryStore) =>
       new ResilientStore(down, memory, { failureMode: 'memory', fallbackDivisor: 1, breaker });
 
     it('decides by the failure mode, but peeks and resets from Redis or not at all', async () => {
       const { limiter, memory, store } = build({ store: resilient });
       try {
-        expect(await limiter.consume('writes', 'tenant-a')).toMatchObject({ allowed: true, remaining: 2 });
-        await expect(limiter.peek('writes', 'tenant-a')).rejects.toBeInstanceOf(StoreUnavailableError);
-        await expect(limiter.reset('writes', 'tenant-a')).rejects.toBeInstanceOf(StoreUnavailableError);
+        expect(await limiter.consume('writes', 'tenant-a')).toMatchObject({
+          allowed: true,
+          remaining: 2,
+        });
+        await expect(limiter.peek('writes', 'tenant-a')).rejects.toBeInstanceOf(
+          StoreUnavailableError,
+        );
+        await expect(limiter.reset('writes', 'tenant-a')).rejects.toBeInstanceOf(
+          StoreUnavailableError,
+        );
         // Nothing was half-reset: the fallback's state is as it was.
         const key = stateKey('rl', 'writes', 'key=tenant-a');
-        const call: RuleCall = { key, algorithm: 'fixed-window', limit: 3, windowMs: 60_000, cost: 0, enforce: true };
+        const call: RuleCall = {
+          key,
+          algorithm: 'fixed-window',
+          limit: 3,
+          windowMs: 60_000,
+          cost: 0,
+          enforce: true,
+        };
         expect((await memory.peek([call])).outcomes[0].remaining).toBe(2);
       } finally {
         (store as ResilientStore).onModuleDestroy();

@@ -1,7 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { RateLimitExceededError } from '../errors/index.js';
-import type { ClientInfo, Decision, Duration, RateLimitRule, RuleDecision } from '../interfaces/index.js';
+import type {
+  ClientInfo,
+  Decision,
+  Duration,
+  RateLimitRule,
+  RuleDecision,
+} from '../interfaces/index.js';
 import { RESOLVED_OPTIONS } from '../rate-limit.constants.js';
 import { INVALID_COST, UNKNOWN_RULE } from '../rate-limit.messages.js';
 import type { ResolvedOptions } from '../rate-limit.options.js';
@@ -124,14 +130,23 @@ export class RateLimiter {
   }
 
   /** What `consume` would answer, without charging; from Redis only when Redis is configured. */
-  async peek(rule: RuleRef, key: string, options: Pick<ConsumeOptions, 'tier'> = {}): Promise<LimitResult> {
+  async peek(
+    rule: RuleRef,
+    key: string,
+    options: Pick<ConsumeOptions, 'tier'> = {},
+  ): Promise<LimitResult> {
     const found = this.rule(rule);
     const identity = this.identity(found, key);
     const limit = resolveLimit(found, options.tier, this.runtime.keyCap(found.name, identity));
     if (limit.exempt) return this.exemptResult(found, identity, 0);
     const call = this.call(found, identity, limit.limit, limit.windowMs, 0);
     const { outcomes } = await this.strict((store) => store.peek([call]));
-    const applied: AppliedRule = { ...found, limit: limit.limit, windowMs: limit.windowMs, cost: 0 };
+    const applied: AppliedRule = {
+      ...found,
+      limit: limit.limit,
+      windowMs: limit.windowMs,
+      cost: 0,
+    };
     return this.result(buildDecision([applied], outcomes).perRule[0], identity);
   }
 
@@ -173,12 +188,22 @@ export class RateLimiter {
    * of metrics and logs (the limiter's own bookkeeping, such as failed admin logins).
    * @internal
    */
-  async decide(requests: readonly RuleRequest[], client?: ClientInfo, observe = true): Promise<Verdict> {
-    const emit: DecisionEvents['emit'] = observe ? (...args) => this.events.emit(...args) : () => undefined;
+  async decide(
+    requests: readonly RuleRequest[],
+    client?: ClientInfo,
+    observe = true,
+  ): Promise<Verdict> {
+    const emit: DecisionEvents['emit'] = observe
+      ? (...args) => this.events.emit(...args)
+      : () => undefined;
     if (client) {
       const hit = this.runtime.access(client);
       if (hit) {
-        emit('listed', requests.map((r) => r.rule), hit);
+        emit(
+          'listed',
+          requests.map((r) => r.rule),
+          hit,
+        );
         return { kind: 'listed', hit };
       }
     }
@@ -209,7 +234,11 @@ export class RateLimiter {
     const decision = buildDecision(applied, result.outcomes);
     emit('decided', decision, identities, this.store.kind, (performance.now() - started) / 1000);
     const leases = decision.allowed
-      ? calls.flatMap((c, i) => (c.leaseId !== undefined && result.outcomes[i].allowed ? [{ key: c.key, leaseId: c.leaseId }] : []))
+      ? calls.flatMap((c, i) =>
+          c.leaseId !== undefined && result.outcomes[i].allowed
+            ? [{ key: c.key, leaseId: c.leaseId }]
+            : [],
+        )
       : [];
     return { kind: 'decided', decision, now: result.now, leases };
   }
@@ -241,7 +270,13 @@ export class RateLimiter {
     return value;
   }
 
-  private call(rule: RateLimitRule, identity: string, limit: number, windowMs: number, cost: number): RuleCall {
+  private call(
+    rule: RateLimitRule,
+    identity: string,
+    limit: number,
+    windowMs: number,
+    cost: number,
+  ): RuleCall {
     return {
       key: stateKey(this.options.keyPrefix, rule.name, identity),
       algorithm: rule.algorithm,
@@ -254,8 +289,12 @@ export class RateLimiter {
   }
 
   /** Redis through the breaker without the failure mode; the store itself without Redis. */
-  private strict<T>(operation: (store: Pick<RateLimitStore, 'peek' | 'reset'>) => Promise<T>): Promise<T> {
-    return this.store instanceof ResilientStore ? this.store.redisOnly(operation) : operation(this.store);
+  private strict<T>(
+    operation: (store: Pick<RateLimitStore, 'peek' | 'reset'>) => Promise<T>,
+  ): Promise<T> {
+    return this.store instanceof ResilientStore
+      ? this.store.redisOnly(operation)
+      : operation(this.store);
   }
 
   private result(rule: RuleDecision, identity: string): LimitResult {

@@ -36,7 +36,8 @@ export class ClientIpResolver {
 
   resolve(socketAddress: string | undefined, forwardedFor: string | string[] | undefined): string {
     const socket = normalizeIp(socketAddress);
-    if (this.trustProxy === false || this.trustProxy === 0 || forwardedFor === undefined) return socket;
+    if (this.trustProxy === false || this.trustProxy === 0 || forwardedFor === undefined)
+      return socket;
     const header = Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor;
     const hops = header.split(',').reverse();
     let client = socket;

@@ -50,7 +50,9 @@ export function setHeaders(
 ): void {
   if (Object.keys(headers).length === 0) return;
   const target = response as { headers?: unknown; set?: unknown; locals?: unknown };
-  if (typeof target.headers === 'function') (target.headers as (h: object) => void).call(response, headers);
-  else if (typeof target.set === 'function' && target.locals !== undefined) (target.set as (h: object) => void).call(response, headers);
+  if (typeof target.headers === 'function')
+    (target.headers as (h: object) => void).call(response, headers);
+  else if (typeof target.set === 'function' && target.locals !== undefined)
+    (target.set as (h: object) => void).call(response, headers);
   else for (const [name, value] of Object.entries(headers)) fallback(response, name, value);
 }

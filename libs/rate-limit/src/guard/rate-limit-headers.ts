@@ -8,7 +8,11 @@ const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
  * per rule, and, on a denial, `Retry-After` (whatever the style: clients rely on it).
  * @internal
  */
-export function rateLimitHeaders(decision: Decision, now: number, style: HeaderStyle): Record<string, string> {
+export function rateLimitHeaders(
+  decision: Decision,
+  now: number,
+  style: HeaderStyle,
+): Record<string, string> {
   const headers: Record<string, string> = {};
   const { binding, perRule } = decision;
   if (style === 'both' || style === 'legacy') {

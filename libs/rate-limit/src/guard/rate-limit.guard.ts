@@ -50,7 +50,10 @@ export class RateLimitGuard implements CanActivate {
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     if (ctx.getType() !== 'http') return true;
-    if (this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT, [ctx.getHandler(), ctx.getClass()])) return true;
+    if (
+      this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT, [ctx.getHandler(), ctx.getClass()])
+    )
+      return true;
     const rules = this.registry.rulesFor(ctx.getHandler());
     if (rules.length === 0) return true;
 
@@ -99,7 +102,9 @@ export class RateLimitGuard implements CanActivate {
     if (typeof rule.key === 'function') {
       const id = await rule.key(ctx, client);
       if (typeof id !== 'string' || id === '') {
-        throw new TypeError(`Rate-limit rule "${rule.name}": its key function must return a non-empty string`);
+        throw new TypeError(
+          `Rate-limit rule "${rule.name}": its key function must return a non-empty string`,
+        );
       }
       return id;
     }
@@ -118,13 +123,19 @@ export class RateLimitGuard implements CanActivate {
    * number from 0 is a bug of that route: the request is denied (429, the rule's whole window
    * as `Retry-After`), logged, and nothing is charged.
    */
-  protected async getCost(rule: RateLimitRule, ctx: ExecutionContext, client: ClientInfo): Promise<number> {
+  protected async getCost(
+    rule: RateLimitRule,
+    ctx: ExecutionContext,
+    client: ClientInfo,
+  ): Promise<number> {
     const cost = typeof rule.cost === 'function' ? await rule.cost(ctx, client) : rule.cost;
     const problem = costProblem(cost);
     if (problem === undefined) return cost;
     this.logger.error(INVALID_COST(rule.name, problem));
     const retryAfter = retryAfterSeconds(-1, rule.windowMs);
-    this.setHeaders(ctx.switchToHttp().getResponse<object>(), { 'Retry-After': String(retryAfter) });
+    this.setHeaders(ctx.switchToHttp().getResponse<object>(), {
+      'Retry-After': String(retryAfter),
+    });
     throw new RateLimitException(rule.name, retryAfter, COST_INVALID_DENIED(rule.name));
   }
 
@@ -132,7 +143,9 @@ export class RateLimitGuard implements CanActivate {
   protected throwThrottlingException(decision: Decision): never {
     const { binding } = decision;
     const message =
-      binding.retryAfterMs < 0 ? COST_ABOVE_LIMIT(binding.rule, binding.cost, binding.limit) : RATE_LIMITED(binding.rule);
+      binding.retryAfterMs < 0
+        ? COST_ABOVE_LIMIT(binding.rule, binding.cost, binding.limit)
+        : RATE_LIMITED(binding.rule);
     throw new RateLimitException(binding.rule, decision.retryAfter, message);
   }
 

@@ -23,7 +23,9 @@ function parseIpOrCidr(raw: string): { address: string; bits?: number } | undefi
   const bits = raw.slice(slash + 1);
   const max = version === 6 ? 128 : 32;
   if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) {
-    throw new RangeError(`"${raw}": a CIDR prefix length is 0 to ${max} (write key=${raw} for an API key)`);
+    throw new RangeError(
+      `"${raw}": a CIDR prefix length is 0 to ${max} (write key=${raw} for an API key)`,
+    );
   }
   return { address, bits: Number(bits) };
 }
@@ -56,7 +58,10 @@ export function listEntry(raw: string): string {
   const explicitIp = raw.startsWith('ip=');
   if (!explicitKey) {
     const ip = parseIpOrCidr(explicitIp ? raw.slice(3) : raw);
-    if (ip) return formatIdentity([{ source: 'ip', value: ip.bits === undefined ? ip.address : `${ip.address}/${ip.bits}` }]);
+    if (ip)
+      return formatIdentity([
+        { source: 'ip', value: ip.bits === undefined ? ip.address : `${ip.address}/${ip.bits}` },
+      ]);
     if (explicitIp) throw new RangeError(`"${raw.slice(3)}" is not an IP address or CIDR`);
   }
   const key = explicitKey ? raw.slice(4) : raw;
@@ -99,7 +104,8 @@ export class AccessList {
       const key = formatIdentity([{ source: 'key', value: client.apiKey }]);
       if (this.exact.has(key)) return key;
     }
-    if (this.subnets && isIP(client.ip) !== 0 && this.subnets.check(client.ip, family(client.ip))) return ip;
+    if (this.subnets && isIP(client.ip) !== 0 && this.subnets.check(client.ip, family(client.ip)))
+      return ip;
     return undefined;
   }
 }

@@ -6,7 +6,10 @@ import type { ThrottleOutcome } from './throttle-log.js';
  * admitted nor denied by this one (nothing was charged), so it is not counted for it.
  * @internal
  */
-export function ruleOutcome(admitted: boolean, rule: RuleDecision): 'allowed' | ThrottleOutcome | undefined {
+export function ruleOutcome(
+  admitted: boolean,
+  rule: RuleDecision,
+): 'allowed' | ThrottleOutcome | undefined {
   if (!rule.allowed) return rule.mode === 'dry-run' ? 'dry_run_denied' : 'denied';
   return admitted ? 'allowed' : undefined;
 }

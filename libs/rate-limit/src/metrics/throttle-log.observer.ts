@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { retryAfterSeconds } from '../core/decision.js';
 import { DecisionEvents } from '../core/decision-events.js';
 import type { Decision } from '../interfaces/index.js';
@@ -34,7 +40,12 @@ export class ThrottleLogObserver implements OnModuleInit, OnModuleDestroy {
         decision.perRule.forEach((rule, i) => {
           const outcome = ruleOutcome(decision.allowed, rule);
           if (outcome === undefined || outcome === 'allowed') return;
-          this.log.record(outcome, rule.rule, identities[i], retryAfterSeconds(rule.retryAfterMs, rule.windowMs));
+          this.log.record(
+            outcome,
+            rule.rule,
+            identities[i],
+            retryAfterSeconds(rule.retryAfterMs, rule.windowMs),
+          );
         });
       },
     });

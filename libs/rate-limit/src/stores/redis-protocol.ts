@@ -24,10 +24,21 @@ const REPLY_HEAD = 2;
 const REPLY_PER_RULE = 4;
 
 /** ARGV of one call, as strings. @internal */
-export function encodeArgv(calls: readonly RuleCall[], now: number | undefined, charge: boolean): string[] {
+export function encodeArgv(
+  calls: readonly RuleCall[],
+  now: number | undefined,
+  charge: boolean,
+): string[] {
   const argv = [now === undefined ? '' : String(now), charge ? '1' : '0'];
   for (const c of calls) {
-    const fields = [c.algorithm, String(c.limit), String(c.windowMs), String(c.cost), c.enforce ? '1' : '0', c.leaseId ?? ''];
+    const fields = [
+      c.algorithm,
+      String(c.limit),
+      String(c.windowMs),
+      String(c.cost),
+      c.enforce ? '1' : '0',
+      c.leaseId ?? '',
+    ];
     if (fields.length !== FIELDS_PER_RULE) throw new Error('consume protocol: six fields per rule');
     argv.push(...fields);
   }
@@ -46,7 +57,9 @@ export function encodeConsume(
 /** The script's reply for `count` rules. @internal */
 export function decodeReply(reply: readonly number[], count: number): StoreResult {
   if (reply.length !== REPLY_HEAD + count * REPLY_PER_RULE) {
-    throw new Error(`consume protocol: expected ${REPLY_HEAD + count * REPLY_PER_RULE} reply fields, got ${reply.length}`);
+    throw new Error(
+      `consume protocol: expected ${REPLY_HEAD + count * REPLY_PER_RULE} reply fields, got ${reply.length}`,
+    );
   }
   const outcomes = [];
   for (let i = 0; i < count; i++) {

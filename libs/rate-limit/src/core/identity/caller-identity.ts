@@ -36,7 +36,11 @@ function partFor(source: KeySource, caller: Caller, ipv6Prefix: number): Identit
  * `ip=203.0.113.7`, `key=abc|ip=2001:db8:1:2::/64`.
  * @internal
  */
-export function callerIdentity(sources: KeySource | readonly KeySource[], caller: Caller, ipv6Prefix: number): string {
+export function callerIdentity(
+  sources: KeySource | readonly KeySource[],
+  caller: Caller,
+  ipv6Prefix: number,
+): string {
   const list = typeof sources === 'string' ? [sources] : sources;
   return formatIdentity(list.map((source) => partFor(source, caller, ipv6Prefix)));
 }

@@ -1,12 +1,36 @@
 import { int, pick, seeded } from '../../../../../test/support/random.js';
 import type { KeyBy, RateLimitRule } from '../../interfaces/index.js';
 import { callerIdentity } from './caller-identity.js';
-import { formatIdentity, type IdentityPart, type IdentitySource, parseIdentity } from './identity.js';
+import {
+  formatIdentity,
+  type IdentityPart,
+  type IdentitySource,
+  parseIdentity,
+} from './identity.js';
 import { ipBudgetKey } from './ip.js';
 import { namedIdentity } from './named-identity.js';
 
 /** Characters that stress the format: its separators and escapes, and some non-ASCII. */
-const ALPHABET = ['a', 'Z', '0', '=', '|', '%', '2', '5', '7', 'C', ':', '/', ' ', 'é', 'ключ', '{', '}', '#'];
+const ALPHABET = [
+  'a',
+  'Z',
+  '0',
+  '=',
+  '|',
+  '%',
+  '2',
+  '5',
+  '7',
+  'C',
+  ':',
+  '/',
+  ' ',
+  'é',
+  'ключ',
+  '{',
+  '}',
+  '#',
+];
 const SOURCES: IdentitySource[] = ['ip', 'key', 'user', 'route'];
 
 function randomParts(rnd: () => number): IdentityPart[] {
@@ -36,7 +60,9 @@ describe('identity format', () => {
     const rnd = seeded(7);
     let parsed = 0;
     for (let n = 0; n < 5000; n++) {
-      const text = Array.from({ length: int(rnd, 1, 12) }, () => pick(rnd, [...ALPHABET, 'ip=', 'key=', 'global'])).join('');
+      const text = Array.from({ length: int(rnd, 1, 12) }, () =>
+        pick(rnd, [...ALPHABET, 'ip=', 'key=', 'global']),
+      ).join('');
       const parts = parseIdentity(text);
       if (parts === undefined) continue;
       parsed++;
@@ -46,23 +72,42 @@ describe('identity format', () => {
   });
 
   it('writes values without separators as they are, so existing state keys keep their names', () => {
-    expect(formatIdentity([{ source: 'ip', value: '203.0.113.7' }, { source: 'key', value: 'abc' }])).toBe('ip=203.0.113.7|key=abc');
+    expect(
+      formatIdentity([
+        { source: 'ip', value: '203.0.113.7' },
+        { source: 'key', value: 'abc' },
+      ]),
+    ).toBe('ip=203.0.113.7|key=abc');
     expect(formatIdentity([{ source: 'key', value: 'a|ip=1.2.3.4' }])).toBe('key=a%7Cip=1.2.3.4');
   });
 
-  it.each(['', 'ip=', 'nope=1', 'key=50%off', 'key=%7c', 'global|', '|global'])('does not read %j as an identity', (text) => {
-    expect(parseIdentity(text)).toBeUndefined();
-  });
+  it.each(['', 'ip=', 'nope=1', 'key=50%off', 'key=%7c', 'global|', '|global'])(
+    'does not read %j as an identity',
+    (text) => {
+      expect(parseIdentity(text)).toBeUndefined();
+    },
+  );
 });
 
 describe('caller and named identities agree', () => {
-  const rule = (key: KeyBy): RateLimitRule => ({ name: 'r', algorithm: 'fixed-window', limit: 10, windowMs: 60_000, key, cost: 1, mode: 'enforce' });
+  const rule = (key: KeyBy): RateLimitRule => ({
+    name: 'r',
+    algorithm: 'fixed-window',
+    limit: 10,
+    windowMs: 60_000,
+    key,
+    cost: 1,
+    mode: 'enforce',
+  });
 
   it('names the budget a caller spends the way an operator or worker names it, for seeded random callers', () => {
     const rnd = seeded(99);
     for (let n = 0; n < 2000; n++) {
       const apiKey = Array.from({ length: int(rnd, 1, 10) }, () => pick(rnd, ALPHABET)).join('');
-      const ip = rnd() < 0.5 ? `198.51.100.${int(rnd, 0, 255)}` : `2001:db8:${int(rnd, 0, 0xffff).toString(16)}::${int(rnd, 1, 0xffff).toString(16)}`;
+      const ip =
+        rnd() < 0.5
+          ? `198.51.100.${int(rnd, 0, 255)}`
+          : `2001:db8:${int(rnd, 0, 0xffff).toString(16)}::${int(rnd, 1, 0xffff).toString(16)}`;
       const built = callerIdentity('api-key', { ip, apiKey }, 64);
       if (!/^(?:ip|key|user|route)=|^global/.test(apiKey) && apiKey.length <= 1024) {
         expect(namedIdentity(rule('api-key'), apiKey, 64)).toBe(built);

@@ -44,7 +44,9 @@ export function namedIdentity(rule: RateLimitRule, raw: string, ipv6Prefix: numb
   if (/^(?:ip|key|user|route)=|^global(?:\||$)/.test(raw)) {
     const parts = parseIdentity(raw);
     if (!parts) {
-      throw new RangeError('is not an identity: parts are source=value joined by |, with % written %25 and | written %7C');
+      throw new RangeError(
+        'is not an identity: parts are source=value joined by |, with % written %25 and | written %7C',
+      );
     }
     return formatIdentity(
       parts.map((part): IdentityPart => {
@@ -64,12 +66,19 @@ export function namedIdentity(rule: RateLimitRule, raw: string, ipv6Prefix: numb
   const ip = ipValue(raw, ipv6Prefix);
   switch (sources[0]) {
     case 'ip':
-      if (ip === undefined) throw new RangeError(`rule "${rule.name}" is keyed by client IP: "${raw}" is not an IP address`);
+      if (ip === undefined)
+        throw new RangeError(
+          `rule "${rule.name}" is keyed by client IP: "${raw}" is not an IP address`,
+        );
       return formatIdentity([{ source: 'ip', value: ip }]);
     case 'api-key':
-      return formatIdentity([ip !== undefined ? { source: 'ip', value: ip } : { source: 'key', value: raw }]);
+      return formatIdentity([
+        ip !== undefined ? { source: 'ip', value: ip } : { source: 'key', value: raw },
+      ]);
     case 'user':
-      return formatIdentity([ip !== undefined ? { source: 'ip', value: ip } : { source: 'user', value: raw }]);
+      return formatIdentity([
+        ip !== undefined ? { source: 'ip', value: ip } : { source: 'user', value: raw },
+      ]);
     default:
       return formatIdentity([{ source: 'route', value: raw }]);
   }
