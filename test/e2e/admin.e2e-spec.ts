@@ -5,7 +5,7 @@ import { keysWithTtl } from '../support/redis-client.js';
 import { RedisServer } from '../support/redis-server.js';
 
 const TOKEN = 's3cret-admin-token';
-/** CONTRACT section 5: every change is in force on every instance within this. */
+/** The README's admin API promise: every change is in force on every instance within this. */
 const PROPAGATION_MS = 2_000;
 
 interface Reply {
