@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { retryAfterSeconds } from '../core/decision.js';
 import { callerIdentity } from '../core/identity/index.js';
 import { RateLimiter } from '../core/rate-limiter.service.js';
 import type { RuleDecision } from '../interfaces/index.js';
@@ -82,7 +83,7 @@ export class AdminTokenGuard implements CanActivate {
     // A look (cost 0) under the failure mode: the admin API stays usable while Redis is down.
     const look = await this.failures(ip, 0);
     if (!look || look.remaining > 0) return;
-    const retryAfter = Math.max(1, Math.ceil((look.resetAtMs - Date.now()) / 1000));
+    const retryAfter = retryAfterSeconds(look.resetAtMs - Date.now(), FAILED_AUTH_RULE.windowMs);
     this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(retryAfter));
     throw new RateLimitException(FAILED_AUTH_RULE.name, retryAfter, ADMIN_TOO_MANY_FAILURES);
   }
