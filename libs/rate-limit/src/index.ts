@@ -4,12 +4,9 @@
 export { RateLimitModule } from './rate-limit.module.js';
 export type {
   Algorithm,
-  BreakerOptions,
   ClientInfo,
   Decision,
-  Duration,
   FailureMode,
-  HeaderStyle,
   KeyBy,
   RateLimitModuleOptions,
   RateLimitRule,
@@ -26,13 +23,7 @@ export {
   RateLimitExceededError,
   StoreUnavailableError,
 } from './errors/index.js';
-export {
-  RateLimiter,
-  type AcquireOptions,
-  type AcquireResult,
-  type ConsumeOptions,
-  type LimitResult,
-} from './core/rate-limiter.service.js';
+export { RateLimiter, type AcquireResult, type LimitResult } from './core/rate-limiter.service.js';
 export { DecisionEvents, type DecisionObserver } from './core/decision-events.js';
 export {
   RateLimitStore,
@@ -42,7 +33,6 @@ export {
 } from './stores/rate-limit.store.js';
 export { MemoryStore } from './stores/memory.store.js';
 export { RedisStore } from './stores/redis.store.js';
-export type { BreakerState } from './stores/resilient.store.js';
 export {
   RateLimitStatusService,
   type RateLimitStatus,
