@@ -1,14 +1,24 @@
-import { Controller, Get, type INestApplication, Module } from '@nestjs/common';
+import {
+  Controller,
+  type ExecutionContext,
+  Get,
+  type INestApplication,
+  Injectable,
+  Module,
+  type Type,
+} from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
 import {
+  type ClientInfo,
   RateLimit,
   RateLimitGuard,
   RateLimiter,
   RateLimitModule,
   type RateLimitModuleOptions,
+  type RateLimitRule,
 } from '@app/rate-limit';
 import { ADAPTERS, type Adapter, uniquePrefix } from '../support/demo-app.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -55,11 +65,32 @@ class CoreController {
   }
 }
 
-async function boot(adapter: Adapter, options: RateLimitModuleOptions): Promise<INestApplication> {
+/** A subclass with a constructor of its own, overriding a protected hook: callers keyed by `X-Tenant`. */
+@Injectable()
+class TenantGuard extends RateLimitGuard {
+  constructor() {
+    super();
+  }
+
+  protected override async getTracker(
+    _rule: RateLimitRule,
+    ctx: ExecutionContext,
+    client: ClientInfo,
+  ): Promise<string> {
+    const tenant = header(ctx, 'x-tenant');
+    return tenant ? `key=${tenant}` : `ip=${client.ip}`;
+  }
+}
+
+async function boot(
+  adapter: Adapter,
+  options: RateLimitModuleOptions,
+  guard: Type<RateLimitGuard> = RateLimitGuard,
+): Promise<INestApplication> {
   @Module({
     imports: [RateLimitModule.forRoot(options)],
     controllers: [CoreController],
-    providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
+    providers: [{ provide: APP_GUARD, useClass: guard }],
   })
   class TestModule {}
   const app = await NestFactory.create(
@@ -146,5 +177,28 @@ describe.each(ADAPTERS)('the core and the guard on %s, over Redis', (adapter) =>
     expect(res.headers.get('ratelimit-policy')).toBe(
       '"CoreController.unnamed";q=3;w=60, "CoreController.unnamed:2";q=2;w=60',
     );
+  });
+});
+
+describe.each(ADAPTERS)('a guard subclass on %s', (adapter) => {
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    app = await boot(adapter, { keyPrefix: uniquePrefix(`core-sub-${adapter}`) }, TenantGuard);
+    url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  });
+  afterAll(() => app?.close());
+
+  it('keeps its own constructor and changes who a caller is through a protected hook', async () => {
+    for (let i = 0; i < 5; i++)
+      await fetch(`${url}/core/export`, { headers: { 'X-Tenant': 'acme' } });
+    expect((await fetch(`${url}/core/export`, { headers: { 'X-Tenant': 'acme' } })).status).toBe(
+      429,
+    );
+    expect((await fetch(`${url}/core/export`, { headers: { 'X-Tenant': 'globex' } })).status).toBe(
+      200,
+    );
+    expect(await app.get(RateLimiter).peek('exports', 'acme')).toMatchObject({ remaining: 0 });
   });
 });
