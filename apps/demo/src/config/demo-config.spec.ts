@@ -1,7 +1,7 @@
 import { loadDemoConfig } from './demo-config.js';
 
 describe('loadDemoConfig', () => {
-  it('defaults to the contract: port 3000 on 0.0.0.0, Express, memory store, failure mode memory', () => {
+  it('defaults to the documented values: port 3000 on 0.0.0.0, Express, memory store, failure mode memory', () => {
     const config = loadDemoConfig({});
     expect(config).toMatchObject({
       port: 3000,
