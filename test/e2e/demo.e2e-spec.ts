@@ -4,7 +4,7 @@ import { ADAPTERS, startDemo, uniquePrefix, type RunningApp } from '../support/d
 import { RedisServer } from '../support/redis-server.js';
 import { keysWithTtl } from '../support/redis-client.js';
 
-/** The demo's limited routes over real Redis, on both HTTP adapters: CONTRACT sections 3 and 4. */
+/** The demo's limited routes over real Redis, on both HTTP adapters (README: The demo app, Responses of a limited route). */
 describe.each(ADAPTERS)('demo routes on %s', (adapter) => {
   let server: RedisServer;
   let redis: Redis;

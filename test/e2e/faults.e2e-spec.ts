@@ -9,7 +9,7 @@ import { percentile, SteadyLoad, waitFor, type Sample } from '../support/load.js
 import { RedisServer } from '../support/redis-server.js';
 
 /**
- * CONTRACT section 8 against real redis-server processes killed, frozen and restarted under the
+ * The README's "When Redis fails" guarantees against real redis-server processes killed, frozen and restarted under the
  * demo app. Jest 30 fails the test (or the run) in which an unhandled rejection happens, so every
  * scenario below also proves there is none.
  */
@@ -63,7 +63,7 @@ class Scenario {
   }
 }
 
-/** The terminus body (CONTRACT section 6). */
+/** The terminus body (README: Health endpoints). */
 interface HealthBody {
   status: string;
   error: Record<string, unknown>;

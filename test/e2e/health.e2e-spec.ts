@@ -3,7 +3,7 @@ import { ADAPTERS, startDemo, uniquePrefix, type RunningApp } from '../support/d
 import { waitFor } from '../support/load.js';
 import { RedisServer } from '../support/redis-server.js';
 
-/** CONTRACT section 6: `/health` and `/health/redis`, whole bodies, on both HTTP adapters. */
+/** README "Health endpoints": `/health` and `/health/redis`, whole bodies, on both HTTP adapters. */
 
 const ok = <T extends object>(indicators: T) => ({
   status: 'ok',

@@ -97,7 +97,7 @@ describe.each(ADAPTERS)('GET /metrics on %s', (adapter) => {
     return { text, exposition: parseExposition(text) };
   };
 
-  it('serves the series of CONTRACT section 7 and the process metrics, every rule starting at 0', async () => {
+  it('serves the series the README lists under Metrics and the process metrics, every rule starting at 0', async () => {
     const { exposition } = await scrape();
     expect(exposition.types.get('rate_limit_decisions_total')).toBe('counter');
     expect(exposition.types.get('rate_limit_decision_duration_seconds')).toBe('histogram');

@@ -1,7 +1,7 @@
 import type { Redis, Result } from 'ioredis';
 import { findLuaDir, loadLuaScripts } from '../../libs/rate-limit/src/stores/lua-scripts.js';
 import type { RuleCall, StoreResult } from '../../libs/rate-limit/src/stores/rate-limit.store.js';
-import { extraArgument } from '../../libs/rate-limit/src/stores/redis.store.js';
+import { decodeReply, encodeArgv } from '../../libs/rate-limit/src/stores/redis-protocol.js';
 
 /** One store call of a batch: a decision (`charge` false: a peek) or the end of a lease. */
 export type BatchOp =
@@ -103,29 +103,14 @@ export class ConsumeBatch {
     };
     const encoded = ops.map((op) => {
       if ('release' in op) return { release: op.release.leaseId, key: slot(op.release.key) };
-      // The same ARGV layout as RedisStore sends, as strings.
-      const argv = [String(op.now), op.charge ? '1' : '0'];
-      for (const c of op.calls) {
-        const enforce = c.enforce ? '1' : '0';
-        const extra = extraArgument(c);
-        argv.push(c.algorithm, String(c.limit), String(c.windowMs), String(c.cost), enforce, extra);
-      }
-      return { keys: op.calls.map((c) => slot(c.key)), argv };
+      // The ARGV RedisStore sends, encoded by the same module.
+      return { keys: op.calls.map((c) => slot(c.key)), argv: encodeArgv(op.calls, op.now, op.charge) };
     });
     const json = JSON.stringify(encoded);
     const replies = await this.client.rateLimitConsumeBatch(keys.length, ...keys, json);
     return ops.map((op, i) => {
       if ('release' in op) return null;
-      const reply = replies[i] as number[];
-      return {
-        now: reply[1],
-        outcomes: op.calls.map((_, r) => ({
-          allowed: reply[2 + r * 4] === 1,
-          remaining: reply[3 + r * 4],
-          resetAtMs: reply[4 + r * 4],
-          retryAfterMs: reply[5 + r * 4],
-        })),
-      };
+      return decodeReply(replies[i] as number[], op.calls.length);
     });
   }
 }

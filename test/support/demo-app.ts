@@ -12,7 +12,7 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** Starts the demo app on 127.0.0.1:<free port> with the given environment (CONTRACT section 2). */
+/** Starts the demo app on 127.0.0.1:<free port> with the given environment (README: The demo app). */
 export async function startDemo(
   env: Record<string, string | undefined>,
   extra: Partial<RateLimitModuleOptions> = {},

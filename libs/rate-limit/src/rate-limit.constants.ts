@@ -22,10 +22,11 @@ export const DEFAULTS = {
   fallbackDivisor: 1,
   maxKeys: 100_000,
   sweepIntervalMs: 10_000,
-  // Sized to CONTRACT section 8: a Redis call never holds a request more than 100 ms (150 ms of
+  ipv6Prefix: 64,
+  // Sized to the README's failure guarantees (When Redis fails): a Redis call never holds a request more than 100 ms (150 ms of
   // margin to the 250 ms answer bound); a 5 s window reacts to a stall within seconds even after a
   // busy healthy period; probes every 2 s, with reconnects capped at 2 s, put decisions back on
-  // Redis within about 4 s of its return at worst (the contract allows 15 s).
+  // Redis within about 4 s of its return at worst (the README promises 15 s).
   breaker: {
     timeoutMs: 100,
     resetTimeoutMs: 2_000,

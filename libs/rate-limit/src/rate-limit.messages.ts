@@ -61,3 +61,14 @@ export const STORE_LISTENER_FAILED = (event: string, error: unknown) =>
   `A listener of the rate-limit store's "${event}" event threw (ignored): ${String(error)}`;
 
 export const REDIS_PING_TIMEOUT = (ms: number) => `Redis did not answer PING within ${ms} ms`;
+
+export const INVALID_COST = (rule: string, why: string) =>
+  `Rate-limit rule "${rule}": the cost of this request ${why}; the request is denied and nothing is charged`;
+
+export const COST_INVALID_DENIED = (rule: string) =>
+  `Rate limit rule "${rule}" cannot price this request; it is denied`;
+
+export const ADMIN_TOO_MANY_FAILURES = 'Too many failed admin authentications; try again later';
+
+export const INVALID_ADMIN_TOKEN = (min: number) =>
+  `Invalid RateLimitAdminModule option "token": must be at least ${min} characters with no whitespace (or unset to disable the admin API)`;

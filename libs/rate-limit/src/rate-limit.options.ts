@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { RateLimitConfigError } from './errors/index.js';
 import type { FailureMode, HeaderStyle, RateLimitModuleOptions, RedisConnectionOptions, RuleInput } from './interfaces/index.js';
 import { DEFAULTS } from './rate-limit.constants.js';
@@ -15,6 +16,8 @@ export interface ResolvedOptions {
   readonly maxKeys: number;
   readonly sweepIntervalMs: number;
   readonly trustProxy: boolean | number | readonly string[];
+  readonly ipv6Prefix: number;
+  readonly logSecret: string;
   readonly clock: () => number;
   readonly luaDir?: string;
 }
@@ -32,6 +35,14 @@ const positiveInt = (field: string, value: unknown, fallback: number, min = 1, m
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
     throw new RateLimitConfigError(INVALID_OPTION(field, `must be an integer ${range}`), 'options', field);
+  }
+  return value;
+};
+
+const logSecret = (value: unknown): string => {
+  if (value === undefined) return randomBytes(32).toString('base64url');
+  if (typeof value !== 'string' || value.length < 16) {
+    throw new RateLimitConfigError(INVALID_OPTION('logSecret', 'must be a string of at least 16 characters'), 'options', 'logSecret');
   }
   return value;
 };
@@ -70,6 +81,8 @@ export function resolveOptions(options: RateLimitModuleOptions = {}): ResolvedOp
     maxKeys: positiveInt('memory.maxKeys', options.memory?.maxKeys, DEFAULTS.maxKeys),
     sweepIntervalMs: positiveInt('memory.sweepIntervalMs', options.memory?.sweepIntervalMs, DEFAULTS.sweepIntervalMs, 0),
     trustProxy: Array.isArray(trustProxy) ? Object.freeze([...trustProxy]) : trustProxy,
+    ipv6Prefix: positiveInt('ipv6Prefix', options.ipv6Prefix, DEFAULTS.ipv6Prefix, 1, 128),
+    logSecret: logSecret(options.logSecret),
     clock: options.clock ?? Date.now,
     luaDir: options.luaDir,
   });

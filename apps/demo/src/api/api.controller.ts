@@ -7,7 +7,7 @@ const tierOf: RequestFn<string | undefined> = (ctx) => {
   return request.tier ?? request.raw?.tier;
 };
 
-/** The demo's limited routes (CONTRACT section 3). */
+/** The demo's limited routes (see the README's demo section). */
 @Controller('api')
 export class ApiController {
   @RateLimit({ name: 'public', algorithm: 'sliding-window-log', limit: 10, window: '60s', key: 'ip' })

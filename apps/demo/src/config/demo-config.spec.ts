@@ -1,7 +1,7 @@
 import { loadDemoConfig } from './demo-config.js';
 
 describe('loadDemoConfig', () => {
-  it('defaults to the contract: port 3000 on 0.0.0.0, Express, memory store, failure mode memory', () => {
+  it('defaults to the documented values: port 3000 on 0.0.0.0, Express, memory store, failure mode memory', () => {
     const config = loadDemoConfig({});
     expect(config).toMatchObject({
       port: 3000,
@@ -29,7 +29,7 @@ describe('loadDemoConfig', () => {
       REDIS_URL: 'rediss://cache:6380',
       REDIS_CLUSTER_NODES: 'a:7000, b:7001',
       RATE_LIMIT_FAILURE_MODE: 'closed',
-      ADMIN_TOKEN: 's3cret',
+      ADMIN_TOKEN: 's3cret-admin-token',
       TRUST_PROXY: '10.0.0.0/8,192.168.1.1',
       DEMO_API_KEYS: 'k1:pro,with:colon:enterprise',
     });
@@ -43,7 +43,7 @@ describe('loadDemoConfig', () => {
         { host: 'b', port: 7001 },
       ],
       failureMode: 'closed',
-      adminToken: 's3cret',
+      adminToken: 's3cret-admin-token',
       trustProxy: ['10.0.0.0/8', '192.168.1.1'],
     });
     expect(config.apiKeys.get('with:colon')).toBe('enterprise');
@@ -65,6 +65,9 @@ describe('loadDemoConfig', () => {
     ['RATE_LIMIT_FAILURE_MODE', { RATE_LIMIT_FAILURE_MODE: 'maybe' }],
     ['TRUST_PROXY', { TRUST_PROXY: 'everyone' }],
     ['DEMO_API_KEYS', { DEMO_API_KEYS: 'k1:platinum' }],
+    ['ADMIN_TOKEN', { ADMIN_TOKEN: 'short' }],
+    ['ADMIN_TOKEN', { ADMIN_TOKEN: 'sixteen-chars-ok but-a-space' }],
+    ['ADMIN_TOKEN', { ADMIN_TOKEN: ' s3cret-admin-token' }],
   ])('names %s when it is invalid', (variable, env) => {
     expect(() => loadDemoConfig(env)).toThrow(new RegExp(`Invalid environment variable ${variable}:`));
   });

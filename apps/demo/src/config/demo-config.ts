@@ -2,7 +2,7 @@ import type { FailureMode } from '@app/rate-limit';
 
 export type Tier = 'free' | 'pro' | 'enterprise';
 
-/** The demo's environment, parsed once (CONTRACT section 2). */
+/** The demo's environment, parsed once (see the README's configuration table). */
 export interface DemoConfig {
   readonly port: number;
   readonly host: string;
@@ -52,6 +52,15 @@ function parseApiKeys(raw: string): Map<string, Tier> {
   return keys;
 }
 
+/** Unset or empty disables the admin API; otherwise a token that is hard to guess and can be sent. */
+function parseAdminToken(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < 16 || /\s/.test(raw)) {
+    throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters with no whitespace (or unset to disable /admin)');
+  }
+  return raw;
+}
+
 /** Reads the environment; throws naming the variable on bad input. */
 export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const port = Number(env.PORT ?? 3000);
@@ -83,7 +92,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     redisUrl,
     redisClusterNodes,
     failureMode: failureMode as FailureMode,
-    adminToken: env.ADMIN_TOKEN?.trim() || undefined,
+    adminToken: parseAdminToken(env.ADMIN_TOKEN),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     apiKeys: parseApiKeys(env.DEMO_API_KEYS ?? DEFAULT_API_KEYS),
   });

@@ -3,7 +3,7 @@ import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { SkipRateLimit } from '@app/rate-limit';
 import { RateLimitHealthIndicator, RedisHealthIndicator } from '@app/rate-limit/health';
 
-/** CONTRACT section 6: whether the limiter can decide, and whether Redis answers. */
+/** Health (see the README): whether the limiter can decide, and whether Redis answers. */
 @Controller('health')
 @SkipRateLimit()
 export class HealthController {

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { SkipRateLimit } from '@app/rate-limit';
 import { RateLimitMetrics } from '@app/rate-limit/metrics';
 
-/** `GET /metrics`: the limiter's series and the process metrics, Prometheus text format (CONTRACT section 7). */
+/** `GET /metrics`: the limiter's series and the process metrics, Prometheus text format (see the README's Metrics section). */
 @SkipRateLimit()
 @Controller('metrics')
 export class MetricsController {

@@ -18,6 +18,9 @@ import {
   UsePipes,
   ValidationPipe,
 } from '@nestjs/common';
+import { namedIdentity } from '../core/identity/index.js';
+import { hasTier } from '../core/limit-policy.js';
+import { RateLimiter } from '../core/rate-limiter.service.js';
 import { SkipRateLimit } from '../decorators/index.js';
 import type { RateLimitRule } from '../interfaces/index.js';
 import { type ListName, listEntry } from '../lists/access-list.js';
@@ -34,12 +37,9 @@ import {
 import type { ResolvedOptions } from '../rate-limit.options.js';
 import { RuleRegistry } from '../rules/rule-registry.service.js';
 import type { KeyCap } from '../runtime/config-codec.js';
-import { ruleIdentity } from '../runtime/identity.js';
 import { MAX_KEY_CAPS, MAX_LIST_ENTRIES, RuntimeConfig } from '../runtime/runtime-config.service.js';
 import { RateLimitStatusService } from '../stores/rate-limit-status.service.js';
-import { RateLimitStore } from '../stores/rate-limit.store.js';
 import type { BreakerState } from '../stores/resilient.store.js';
-import { stateKey } from '../stores/redis-keys.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 import { InspectQueryDto, KeyCapDto, PatchRuleDto } from './admin.dto.js';
 
@@ -63,9 +63,12 @@ interface KeyCapView {
 }
 
 /**
- * The admin API of CONTRACT section 5. Bodies are validated against the bounds table boot-time
- * validation uses; nothing is written unless the whole request is valid. Never rate limited:
- * an operator raising a limit must not be throttled by it.
+ * The admin API (README: Admin API). Bodies are validated against the bounds table boot-time
+ * validation uses; nothing is written unless the whole request is valid. Inspect and reset go
+ * through `RateLimiter`, so they read and forget exactly the budget requests spend, and answer
+ * 503 rather than a fallback's numbers while Redis cannot answer. The routes' own rules never
+ * apply (an operator raising a limit must not be throttled by it); failed authentications are
+ * limited by `AdminTokenGuard`.
  * @internal
  */
 @SkipRateLimit()
@@ -76,7 +79,7 @@ export class RateLimitAdminController {
   constructor(
     private readonly registry: RuleRegistry,
     private readonly runtime: RuntimeConfig,
-    private readonly store: RateLimitStore,
+    private readonly limiter: RateLimiter,
     private readonly metrics: RateLimitMetrics,
     private readonly status: RateLimitStatusService,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
@@ -120,7 +123,7 @@ export class RateLimitAdminController {
     @Body() body: KeyCapDto,
   ): Promise<KeyCapView> {
     const rule = this.rule(name);
-    const key = identity(rule, raw);
+    const key = this.identity(rule, raw);
     checkCost(rule, body.limit);
     if (!this.runtime.canAddKeyCap(name, key)) {
       throw new ConflictException(TOO_MANY_ENTRIES('overrides', MAX_KEY_CAPS));
@@ -134,11 +137,14 @@ export class RateLimitAdminController {
   @Delete('rules/:name/overrides/:key')
   @HttpCode(204)
   async dropKeyCap(@Param('name') name: string, @Param('key') raw: string): Promise<void> {
-    const key = identity(this.rule(name), raw);
+    const key = this.identity(this.rule(name), raw);
     await this.persist(() => this.runtime.dropKeyCap(name, key));
   }
 
-  /** What the key has left, by a look that charges nothing (cost 0, no commit). */
+  /**
+   * What the key has left, by a look that charges nothing, from Redis only. `key` is echoed as
+   * given; `tier` must be one of the rule's tiers.
+   */
   @Get('rules/:name/keys/:key')
   async inspect(
     @Param('name') name: string,
@@ -146,29 +152,19 @@ export class RateLimitAdminController {
     @Query() query: InspectQueryDto,
   ): Promise<{ rule: string; key: string; limit: number; remaining: number; resetAt: number }> {
     const rule = this.rule(name);
-    const key = identity(rule, raw);
-    const cap = this.runtime.keyCap(name, key);
-    const limit = cap?.limit ?? tierLimit(rule, query.tier);
-    const windowMs = cap?.windowMs ?? rule.windowMs;
-    const call = {
-      key: this.stateKey(rule, key),
-      algorithm: rule.algorithm,
-      limit,
-      windowMs,
-      cost: 0,
-      enforce: true,
-    };
-    const [outcome] = (await this.persist(() => this.store.peek([call]))).outcomes;
-    return { rule: name, key, limit, remaining: Math.max(0, outcome.remaining), resetAt: outcome.resetAtMs };
+    this.identity(rule, raw);
+    checkTier(rule, query.tier);
+    const look = await this.persist(() => this.limiter.peek(rule, raw, { tier: query.tier }));
+    return { rule: name, key: raw, limit: look.limit, remaining: Math.max(0, look.remaining), resetAt: look.resetAtMs };
   }
 
+  /** Forgets the key's state: on Redis first, so a 503 means nothing was reset. */
   @Delete('rules/:name/keys/:key')
   @HttpCode(204)
   async resetKey(@Param('name') name: string, @Param('key') raw: string): Promise<void> {
     const rule = this.rule(name);
-    const key = this.stateKey(rule, identity(rule, raw));
-    await this.persist(() => this.store.reset([key]));
-    await this.persist(() => this.runtime.announceReset());
+    this.identity(rule, raw);
+    await this.persist(() => this.limiter.reset(rule, raw));
   }
 
   @Get('lists')
@@ -228,8 +224,12 @@ export class RateLimitAdminController {
     return ruleView(entry.rule, entry.source);
   }
 
-  private stateKey(rule: RateLimitRule, identity: string): string {
-    return stateKey(this.options.keyPrefix, rule.name, identity);
+  private identity(rule: RateLimitRule, raw: string): string {
+    try {
+      return namedIdentity(rule, raw, this.options.ipv6Prefix);
+    } catch (error) {
+      throw new BadRequestException(`key ${(error as Error).message}`);
+    }
   }
 
   /** Redis (or the store) failing becomes a 503 rather than a 500: the request was fine. */
@@ -259,14 +259,6 @@ function checkCost(rule: RateLimitRule, limit: number): void {
   }
 }
 
-function identity(rule: RateLimitRule, raw: string): string {
-  try {
-    return ruleIdentity(rule, raw);
-  } catch (error) {
-    throw new BadRequestException(`key ${(error as Error).message}`);
-  }
-}
-
 function entry(raw: string): string {
   try {
     return listEntry(raw);
@@ -282,11 +274,13 @@ function listName(list: string): ListName {
   return list;
 }
 
-/** The limit the guard would apply to a caller of `tier` (the rule's limit without one). */
-function tierLimit(rule: RateLimitRule, tier: string | undefined): number {
-  if (tier === undefined) return rule.limit;
-  const value = rule.tiers?.[tier];
-  if (value === undefined) {
+/**
+ * A tier named explicitly must be one of the rule's own tiers (the guard gives an unlisted tier
+ * the rule's limit; an operator naming one has made a typo), and not an exempt one.
+ */
+function checkTier(rule: RateLimitRule, tier: string | undefined): void {
+  if (tier === undefined) return;
+  if (!hasTier(rule, tier)) {
     const known = Object.keys(rule.tiers ?? {});
     throw new BadRequestException(
       known.length > 0
@@ -294,8 +288,7 @@ function tierLimit(rule: RateLimitRule, tier: string | undefined): number {
         : `tier cannot be used: rule "${rule.name}" has no tiers`,
     );
   }
-  if (value === 'exempt') {
+  if (rule.tiers![tier] === 'exempt') {
     throw new BadRequestException(`tier "${tier}" is exempt from rule "${rule.name}": nothing is tracked`);
   }
-  return value;
 }

@@ -1,4 +1,5 @@
-import { ClientIpResolver, normalizeIp } from './client-identity.js';
+import { normalizeIp } from '../core/identity/index.js';
+import { ClientIpResolver } from './client-identity.js';
 
 describe('normalizeIp', () => {
   it.each([
@@ -46,9 +47,18 @@ describe('ClientIpResolver', () => {
       expect(resolver.resolve('10.0.0.1', ['::ffff:203.0.113.7', '10.0.0.2'])).toBe('203.0.113.7');
     });
 
-    it('skips empty and "unknown" entries', () => {
-      expect(resolver.resolve('10.0.0.1', '203.0.113.7, unknown, ,10.0.0.2')).toBe('203.0.113.7');
+    it('ends the walk at a hop that is not a bare address: the hop that handed it over is the client', () => {
+      expect(resolver.resolve('10.0.0.1', '203.0.113.7, unknown, ,10.0.0.2')).toBe('10.0.0.2');
+      expect(resolver.resolve('10.0.0.1', '6.6.6.6, 203.0.113.7')).toBe('6.6.6.6');
     });
+
+    it.each(['1.2.3.4:5678', '[2001:db8::1]', '[2001:db8::1]:443', 'fe80::1%eth0', 'junk', '', '1.2.3.4 5.6.7.8'])(
+      'never takes %j from X-Forwarded-For as a client (each port or junk would be a fresh budget)',
+      (hop) => {
+        expect(resolver.resolve('10.0.0.1', `${hop}, 203.0.113.7`)).toBe('203.0.113.7');
+        expect(resolver.resolve('10.0.0.1', hop)).toBe('10.0.0.1');
+      },
+    );
 
     it('answers the socket address without X-Forwarded-For', () => {
       expect(resolver.resolve('::ffff:10.0.0.1', undefined)).toBe('10.0.0.1');
@@ -90,8 +100,12 @@ describe('ClientIpResolver', () => {
       expect(resolver.resolve('10.0.0.1', '10.0.0.3, 10.0.0.2')).toBe('10.0.0.3');
     });
 
-    it('does not trust an entry that is not an address', () => {
-      expect(resolver.resolve('10.0.0.1', `${SPOOFED}, not-an-ip`)).toBe('not-an-ip');
+    it('stops at an entry that is not an address', () => {
+      expect(resolver.resolve('10.0.0.1', `${SPOOFED}, not-an-ip`)).toBe('10.0.0.1');
+    });
+
+    it.each(['10.0.0.0/33', '::/129', '10.0.0.0/8/8'])('refuses the CIDR %s', (entry) => {
+      expect(() => new ClientIpResolver([entry])).toThrow(`trustProxy: "${entry}" is not an IP address or CIDR`);
     });
 
     it('refuses a list entry that is not an address or CIDR', () => {

@@ -1,33 +1,17 @@
 import { BlockList, isIP } from 'node:net';
+import { normalizeIp, parseBareIp } from '../core/identity/index.js';
 
-/**
- * One spelling per address, so lists, caps and state keys match however a client or an admin
- * wrote it: IPv4-mapped IPv6 becomes IPv4 (`::ffff:127.0.0.1`, `::ffff:7f00:1` -> `127.0.0.1`),
- * other IPv6 is lower-cased and compressed (`2001:DB8:0::1` -> `2001:db8::1`). @internal
- */
-export function normalizeIp(address: string | undefined): string {
-  if (!address) return 'unknown';
-  const trimmed = address.trim();
-  if (isIP(trimmed) !== 6) return trimmed;
-  let canonical: string;
-  try {
-    canonical = new URL(`http://[${trimmed}]`).hostname.slice(1, -1);
-  } catch {
-    // Zone ids (`fe80::1%eth0`) are not URL hosts: keep them as given.
-    return trimmed;
-  }
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
-  if (!mapped) return canonical;
-  const [hi, lo] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
-  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-}
+export type TrustProxy = boolean | number | readonly string[];
 
-export type TrustProxy = boolean | number | string[];
+const family = (address: string) => (isIP(address) === 6 ? 'ipv6' : 'ipv4');
 
 /**
  * Decides who the client is from the socket address and `X-Forwarded-For`, trusting the header
  * only as far as `trustProxy` says: walking from the socket towards the client, each address
- * that is trusted passes the question on to the one it forwarded for.
+ * that is trusted passes the question on to the one it forwarded for. A hop that is not a bare
+ * IPv4 or IPv6 address (a port, brackets, `unknown`, an empty entry, junk) ends the walk: the
+ * address that handed it over is the client, so nothing a client writes into the header can
+ * become an identity of its own.
  * @internal
  */
 export class ClientIpResolver {
@@ -37,37 +21,39 @@ export class ClientIpResolver {
     if (Array.isArray(trustProxy)) {
       this.trusted = new BlockList();
       for (const entry of trustProxy) {
-        const [address, bits] = entry.split('/');
-        const normal = normalizeIp(address);
-        const family = isIP(normal) === 6 ? 'ipv6' : 'ipv4';
-        if (isIP(normal) === 0) throw new Error(`trustProxy: "${entry}" is not an IP address or CIDR`);
-        if (bits === undefined) this.trusted.addAddress(normal, family);
-        else this.trusted.addSubnet(normal, Number(bits), family);
+        const [address, bits, extra] = entry.split('/');
+        const normal = parseBareIp(address);
+        const max = normal !== undefined && isIP(normal) === 6 ? 128 : 32;
+        const badBits = bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > max);
+        if (normal === undefined || badBits || extra !== undefined) {
+          throw new Error(`trustProxy: "${entry}" is not an IP address or CIDR`);
+        }
+        if (bits === undefined) this.trusted.addAddress(normal, family(normal));
+        else this.trusted.addSubnet(normal, Number(bits), family(normal));
       }
     }
   }
 
   resolve(socketAddress: string | undefined, forwardedFor: string | string[] | undefined): string {
     const socket = normalizeIp(socketAddress);
-    if (this.trustProxy === false || this.trustProxy === 0 || forwardedFor === undefined) return socket;
+    if (this.trustProxy === false || this.trustProxy === 0 || forwardedFor === undefined)
+      return socket;
     const header = Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor;
-    const hops = header
-      .split(',')
-      .map((part) => normalizeIp(part))
-      .filter((part) => part !== '' && part !== 'unknown')
-      .reverse();
-    const chain = [socket, ...hops];
-    for (let i = 0; i < chain.length - 1; i++) {
-      if (!this.trusts(chain[i], i)) return chain[i];
+    const hops = header.split(',').reverse();
+    let client = socket;
+    for (let i = 0; i < hops.length; i++) {
+      if (!this.trusts(client, i)) return client;
+      const next = parseBareIp(hops[i]);
+      if (next === undefined) return client;
+      client = next;
     }
-    return chain[chain.length - 1];
+    return client;
   }
 
   private trusts(address: string, hop: number): boolean {
     if (this.trustProxy === true) return true;
     if (typeof this.trustProxy === 'number') return hop < this.trustProxy;
-    const family = isIP(address);
-    if (family === 0 || !this.trusted) return false;
-    return this.trusted.check(address, family === 6 ? 'ipv6' : 'ipv4');
+    if (isIP(address) === 0 || !this.trusted) return false;
+    return this.trusted.check(address, family(address));
   }
 }

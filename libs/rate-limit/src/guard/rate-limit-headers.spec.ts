@@ -1,5 +1,5 @@
 import type { Decision, RuleDecision } from '../interfaces/index.js';
-import { rateLimitHeaders, retryAfterSeconds } from './rate-limit-headers.js';
+import { rateLimitHeaders } from './rate-limit-headers.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0, 250);
 
@@ -21,6 +21,7 @@ const decision = (perRule: RuleDecision[], binding = perRule[0]): Decision => ({
   allowed: perRule.every((r) => r.allowed || r.mode === 'dry-run'),
   binding,
   perRule,
+  retryAfter: 7,
 });
 
 /** An RFC 8941 list of string items, each with integer parameters (all the draft's fields use). */
@@ -84,27 +85,14 @@ describe('rateLimitHeaders', () => {
   ] as const)('style %s sets only %j', (style, names) => {
     expect(Object.keys(rateLimitHeaders(decision([writes]), NOW, style))).toEqual(names);
   });
-});
 
-describe('retryAfterSeconds', () => {
-  it.each([
-    [1, 60_000, 1],
-    [1_000, 60_000, 1],
-    [1_001, 60_000, 2],
-    [17_250, 60_000, 18],
-    [60_000, 60_000, 60],
-    [3_600_000, 60_000, 60],
-    [250, 500, 1],
-    [0, 60_000, 1],
-  ])(
-    '%d ms with a %d ms window is %d s: whole seconds, at least 1, at most the window',
-    (ms, windowMs, seconds) => {
-      expect(retryAfterSeconds(ms, windowMs)).toBe(seconds);
-    },
-  );
-
-  it('answers the whole window for a request that can never be admitted', () => {
-    expect(retryAfterSeconds(-1, 60_000)).toBe(60);
-    expect(retryAfterSeconds(-1, 1)).toBe(1);
+  it('adds Retry-After on a denial and the dry-run marker whatever the style', () => {
+    const denied = rule({ allowed: false, remaining: 0, retryAfterMs: 6_500 });
+    const dryRun = rule({ rule: 'shadow', mode: 'dry-run', allowed: false, remaining: 0 });
+    expect(rateLimitHeaders(decision([denied]), NOW, 'none')).toEqual({ 'Retry-After': '7' });
+    expect(rateLimitHeaders(decision([dryRun]), NOW, 'none')).toEqual({
+      'X-RateLimit-Dry-Run': 'would-deny',
+      'X-RateLimit-Remaining': '0',
+    });
   });
 });

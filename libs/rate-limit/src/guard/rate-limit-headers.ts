@@ -1,24 +1,19 @@
-import type { Decision } from '../interfaces/index.js';
-import type { HeaderStyle } from '../interfaces/index.js';
+import type { Decision, HeaderStyle } from '../interfaces/index.js';
 
 const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
 
-/** Whole seconds for `Retry-After`: at least 1, at most the rule's window. @internal */
-export function retryAfterSeconds(retryAfterMs: number, windowMs: number): number {
-  const cap = Math.max(1, seconds(windowMs));
-  if (retryAfterMs < 0) return cap;
-  return Math.min(cap, Math.max(1, seconds(retryAfterMs)));
-}
-
 /**
- * The headers of CONTRACT section 4 for a decision: the legacy `X-RateLimit-*` trio describing
- * the rule with the least remaining, and the IETF draft's `RateLimit-Policy` / `RateLimit`
- * structured-field lists with one item per rule.
+ * The rate-limit headers of a decision: the legacy `X-RateLimit-*` trio describing the binding
+ * rule, the IETF draft's `RateLimit-Policy` / `RateLimit` structured-field lists with one item
+ * per rule, and, on a denial, `Retry-After` (whatever the style: clients rely on it).
  * @internal
  */
-export function rateLimitHeaders(decision: Decision, now: number, style: HeaderStyle): Record<string, string> {
+export function rateLimitHeaders(
+  decision: Decision,
+  now: number,
+  style: HeaderStyle,
+): Record<string, string> {
   const headers: Record<string, string> = {};
-  if (style === 'none') return headers;
   const { binding, perRule } = decision;
   if (style === 'both' || style === 'legacy') {
     headers['X-RateLimit-Limit'] = String(binding.limit);
@@ -33,5 +28,10 @@ export function rateLimitHeaders(decision: Decision, now: number, style: HeaderS
       .map((r) => `"${r.rule}";r=${Math.max(0, r.remaining)};t=${seconds(r.resetAtMs - now)}`)
       .join(', ');
   }
+  if (perRule.some((r) => r.mode === 'dry-run' && !r.allowed)) {
+    headers['X-RateLimit-Dry-Run'] = 'would-deny';
+    headers['X-RateLimit-Remaining'] = '0';
+  }
+  if (!decision.allowed) headers['Retry-After'] = String(decision.retryAfter);
   return headers;
 }

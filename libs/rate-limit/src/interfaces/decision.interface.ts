@@ -25,4 +25,6 @@ export interface Decision {
   /** The rule the summary describes: the denying one, else the one with the least remaining. */
   binding: RuleDecision;
   perRule: RuleDecision[];
+  /** Whole seconds of `Retry-After` for the binding rule: at least 1, at most its window. */
+  retryAfter: number;
 }

@@ -88,6 +88,18 @@ export interface RateLimitModuleOptions {
   };
   /** When `X-Forwarded-For` may name the client: `false`, `true`, a hop count, or a list of trusted CIDRs/IPs. @default false */
   trustProxy?: boolean | number | string[];
+  /**
+   * IPv6 clients are limited per network of this many bits (IPv4 per address): one subscriber
+   * usually holds a whole /64 and could otherwise take a fresh budget per address. 128 keys
+   * every IPv6 address on its own. Lists still match single addresses. @default 64
+   */
+  ipv6Prefix?: number;
+  /**
+   * Secret of the HMAC that turns identities into the `key` of throttle log lines, so they
+   * correlate per caller without being reversible (an IPv4 address is 2^32 guesses). Set the
+   * same value on every instance to correlate across the fleet. @default a random value per process
+   */
+  logSecret?: string;
   /** Clock of the in-memory store (Redis uses its own `TIME`). Tests inject one. @default Date.now */
   clock?: () => number;
   /** Folder with `consume.lua`; found by walking up from the library when omitted. */

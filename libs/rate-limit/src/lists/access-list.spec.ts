@@ -11,7 +11,9 @@ describe('listEntry', () => {
     ['ip=2001:db8::/32', 'ip=2001:db8::/32'],
     ['my-api-key', 'key=my-api-key'],
     ['key=10.0.0.1', 'key=10.0.0.1'],
-    ['10.0.0.0/33', 'key=10.0.0.0/33'],
+    ['key=10.0.0.0/33', 'key=10.0.0.0/33'],
+    ['ключ', 'key=ключ'],
+    ['50%|off', 'key=50%25%7Coff'],
   ])('%s -> %s', (raw, entry) => {
     expect(listEntry(raw)).toBe(entry);
   });
@@ -21,7 +23,12 @@ describe('listEntry', () => {
     ['x'.repeat(513), /1 to 512 characters/],
     ['key=', /needs an API key/],
     ['ip=999.1.2.3', /not an IP address or CIDR/],
-    ['ip=10.0.0.0/40', /not an IP address or CIDR/],
+    ['ip=10.0.0.0/40', /prefix length is 0 to 32/],
+    // These used to be stored as API keys no request could ever carry.
+    ['1.2.3.4/33', /prefix length is 0 to 32/],
+    ['2001:db8::/129', /prefix length is 0 to 128/],
+    [' padded', /whitespace/],
+    ['key=tab\nnewline', /control characters/],
   ])('refuses %j', (raw, why) => {
     expect(() => listEntry(raw)).toThrow(why);
   });
@@ -40,6 +47,10 @@ describe('AccessList', () => {
   it('matches an IPv6 entry however the admin spelled it', () => {
     const written = new AccessList([listEntry('2001:DB8:0:0::1')]);
     expect(written.match({ ip: '2001:db8::1' })).toBe('ip=2001:db8::1');
+  });
+
+  it('matches an API key holding the escape characters as the entry written for it', () => {
+    expect(new AccessList([listEntry('50%|off')]).match({ ip: '192.0.2.1', apiKey: '50%|off' })).toBe('key=50%25%7Coff');
   });
 
   it('matches nothing else', () => {

@@ -19,7 +19,7 @@ export interface RuleStats {
 }
 
 /**
- * The Prometheus series of CONTRACT section 7 in a registry of their own (never prom-client's
+ * The Prometheus series listed in the README (Metrics) in a registry of their own (never prom-client's
  * global one, so two apps in one process or an app with its own metrics never collide), plus
  * the default process metrics. Labels are rule names, outcomes and store kinds only: their
  * number is fixed at boot, whatever the traffic. Serve `registry.metrics()` with

@@ -1,5 +1,8 @@
 import type { LoggerService } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { keyHash, ThrottleLog, type ThrottleEvent } from './throttle-log.js';
+
+const SECRET = 'a-deployment-secret-of-some-length';
 
 class CapturingLogger implements LoggerService {
   readonly lines: ThrottleEvent[] = [];
@@ -11,14 +14,27 @@ class CapturingLogger implements LoggerService {
 }
 
 describe('ThrottleLog', () => {
-  it('writes structured events with a hashed key, never the identity itself', () => {
+  it('writes structured events with a keyed hash of the identity, never the identity itself', () => {
     const logger = new CapturingLogger();
-    new ThrottleLog(logger).record('denied', 'public', 'ip=203.0.113.7', 12);
+    new ThrottleLog(logger, { secret: SECRET }).record('denied', 'public', 'ip=203.0.113.7', 12);
     expect(logger.lines).toEqual([
-      { event: 'rate_limit.throttled', outcome: 'denied', rule: 'public', key: keyHash('ip=203.0.113.7'), retryAfter: 12 },
+      { event: 'rate_limit.throttled', outcome: 'denied', rule: 'public', key: keyHash(SECRET, 'ip=203.0.113.7'), retryAfter: 12 },
     ]);
     expect(logger.lines[0].key).toMatch(/^[0-9a-f]{16}$/);
     expect(JSON.stringify(logger.lines)).not.toContain('203.0.113.7');
+  });
+
+  it('hashes with the secret: no one without it can recompute the key, and instances sharing it agree', () => {
+    const identity = 'ip=203.0.113.7';
+    const plain = createHash('sha256').update(identity).digest('hex').slice(0, 16);
+    const [a, b, c] = [new CapturingLogger(), new CapturingLogger(), new CapturingLogger()];
+    new ThrottleLog(a).record('denied', 'public', identity, 1);
+    new ThrottleLog(b, { secret: SECRET }).record('denied', 'public', identity, 1);
+    new ThrottleLog(c, { secret: SECRET }).record('denied', 'public', identity, 1);
+    expect(a.lines[0].key).not.toBe(plain);
+    expect(b.lines[0].key).not.toBe(plain);
+    expect(a.lines[0].key).not.toBe(b.lines[0].key);
+    expect(b.lines[0].key).toBe(c.lines[0].key);
   });
 
   it('writes at most maxLines per interval and reports what it left out on the next line', () => {

@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 
 /** The outcomes worth a log line. @publicApi */
 export type ThrottleOutcome = 'denied' | 'dry_run_denied' | 'blocked';
@@ -15,8 +15,9 @@ export interface ThrottleEvent {
   /** Rule name, or `*` for a blocked caller (no rule was consulted). */
   rule: string;
   /**
-   * First 16 hex digits of the SHA-256 of the identity (`ip=…`, `key=…`): lines correlate per
-   * caller without exposing IPs or API keys.
+   * First 16 hex digits of the HMAC-SHA-256 of the identity (`ip=…`, `key=…`) under the
+   * module's `logSecret`: lines correlate per caller without exposing IPs or API keys, and
+   * without the secret no one can test guesses against them.
    */
   key: string;
   /** Seconds until a retry would be admitted (`Retry-After`); absent when blocked. */
@@ -33,11 +34,13 @@ export interface ThrottleLogOptions {
   intervalMs?: number;
   /** @default Date.now */
   clock?: () => number;
+  /** Key of the identity HMAC. @default a random value per process */
+  secret?: string;
 }
 
-/** Hash of an identity for logs. @internal */
-export const keyHash = (identity: string): string =>
-  createHash('sha256').update(identity).digest('hex').slice(0, 16);
+/** Keyed hash of an identity for logs. @internal */
+export const keyHash = (secret: string, identity: string): string =>
+  createHmac('sha256', secret).update(identity).digest('hex').slice(0, 16);
 
 /**
  * Writes throttle events through a Nest logger, at most `maxLines` per interval, so a flood of
@@ -48,6 +51,7 @@ export class ThrottleLog {
   private readonly maxLines: number;
   private readonly intervalMs: number;
   private readonly clock: () => number;
+  private readonly secret: string;
   private windowStart = -Infinity;
   private written = 0;
   private suppressed = 0;
@@ -59,6 +63,7 @@ export class ThrottleLog {
     this.maxLines = options.maxLines ?? 10;
     this.intervalMs = options.intervalMs ?? 1_000;
     this.clock = options.clock ?? Date.now;
+    this.secret = options.secret ?? randomBytes(32).toString('base64url');
   }
 
   record(outcome: ThrottleOutcome, rule: string, identity: string, retryAfter?: number): void {
@@ -73,7 +78,7 @@ export class ThrottleLog {
     }
     this.written++;
     // Hashing only what is written keeps the cost of a flood to a counter increment.
-    const event: ThrottleEvent = { event: 'rate_limit.throttled', outcome, rule, key: keyHash(identity) };
+    const event: ThrottleEvent = { event: 'rate_limit.throttled', outcome, rule, key: keyHash(this.secret, identity) };
     if (retryAfter !== undefined) event.retryAfter = retryAfter;
     if (this.suppressed > 0) event.suppressed = this.suppressed;
     this.suppressed = 0;

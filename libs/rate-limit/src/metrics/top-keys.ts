@@ -15,6 +15,8 @@ export interface TopKeysOptions {
   keysPerSecond?: number;
   /** @default Date.now */
   clock?: () => number;
+  /** Key of the HMAC that hashes identities, the throttle log's, so the two name callers alike. */
+  secret: string;
 }
 
 /**
@@ -51,9 +53,11 @@ export class TopKeys {
   private readonly windowSeconds: number;
   private readonly keysPerSecond: number;
   private readonly clock: () => number;
+  private readonly secret: string;
   private readonly rings = new Map<string, Bucket[]>();
 
-  constructor(options: TopKeysOptions = {}) {
+  constructor(options: TopKeysOptions) {
+    this.secret = options.secret;
     this.windowSeconds = options.windowSeconds ?? 60;
     this.keysPerSecond = options.keysPerSecond ?? 32;
     this.clock = options.clock ?? Date.now;
@@ -63,7 +67,7 @@ export class TopKeys {
   record(rule: string, identity: string): void {
     const second = Math.floor(this.clock() / 1000);
     const bucket = this.bucket(rule, second);
-    const id = identity.length > MAX_IDENTITY_LENGTH ? HASHED + keyHash(identity) : identity;
+    const id = identity.length > MAX_IDENTITY_LENGTH ? HASHED + keyHash(this.secret, identity) : identity;
     const entry = bucket.entries.get(id);
     if (entry) {
       entry.count++;
@@ -101,7 +105,7 @@ export class TopKeys {
       .filter(([, denied]) => denied > 0)
       .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
       .slice(0, limit)
-      .map(([id, denied]) => ({ key: id.startsWith(HASHED) ? id.slice(1) : keyHash(id), denied }));
+      .map(([id, denied]) => ({ key: id.startsWith(HASHED) ? id.slice(1) : keyHash(this.secret, id), denied }));
   }
 
   private bucket(rule: string, second: number): Bucket {

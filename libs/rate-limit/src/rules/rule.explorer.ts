@@ -9,8 +9,11 @@ import { INVALID_RULE } from '../rate-limit.messages.js';
 import { RuleRegistry } from './rule-registry.service.js';
 import { validateRule } from './rule.validator.js';
 
-/** Default names: `ApiController.getPublic`, then `ApiController.getPublic#2` for a second unnamed rule. */
-const nth = (base: string, i: number) => (i === 0 ? base : `${base}#${i + 1}`);
+/**
+ * Default names: `ApiController.getPublic`, then `ApiController.getPublic:2` for a second unnamed
+ * rule (valid rule names; `:` never appears in a class or method name the default is built from).
+ */
+const nth = (base: string, i: number) => (i === 0 ? base : `${base}:${i + 1}`);
 
 /**
  * At boot, validates every `@RateLimit` rule of every controller and records which rules guard

@@ -39,6 +39,18 @@ describe('RuntimeConfig (no Redis)', () => {
     expect(config.shared).toBe(false);
   });
 
+  it('reports a change that reached the store as made, even when reading it back fails', async () => {
+    const backend = (config as unknown as { backend: { read: () => Promise<never> } }).backend;
+    const read = backend.read;
+    backend.read = () => Promise.reject(new Error('read-back timed out'));
+    try {
+      // The admin API turns a rejection into 503 "not applied": it must not for a write that is in.
+      await expect(config.addToList('block', 'ip=198.51.100.7')).resolves.toBeUndefined();
+    } finally {
+      backend.read = read;
+    }
+  });
+
   it('merges rule patches into one override and drops it', async () => {
     await config.patchRule('public', { limit: 3 });
     await config.patchRule('public', { mode: 'dry-run' });

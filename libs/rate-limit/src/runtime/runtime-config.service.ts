@@ -185,10 +185,14 @@ export class RuntimeConfig implements OnApplicationBootstrap, OnModuleDestroy {
     return this.write('lists', {}, [listField(list, entry)]);
   }
 
-  /** Writes, then reads the concern back, so this instance answers with what every instance will see. */
+  /**
+   * Writes, then reads the concern back, so this instance answers with what every instance will
+   * see. Only the write can fail the call: once it is in Redis the change is made, and a failed
+   * read-back is left to the poll rather than reported as a change that did not happen.
+   */
   private async write(concern: ConfigConcern, set: Fields, remove: string[]): Promise<void> {
     await this.backend.write(concern, set, remove);
-    await this.reload(concern);
+    await this.reload(concern).catch((error: unknown) => this.syncFailed(error));
   }
 
   /** Re-reads the concerns whose version moved; one poll at a time. */

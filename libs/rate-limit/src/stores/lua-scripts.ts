@@ -4,9 +4,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RateLimitConfigError } from '../errors/index.js';
 import { LUA_NOT_FOUND } from '../rate-limit.messages.js';
+import { CONSUME_COMMAND } from './redis-protocol.js';
 
-/** @internal The entry scripts the Redis store registers. */
-export const LUA_MANIFEST = [{ name: 'rateLimitConsume', file: 'consume.lua' }] as const;
+/** @internal The entry scripts the Redis store registers, named with their protocol version. */
+export const LUA_MANIFEST = [{ name: CONSUME_COMMAND, file: 'consume.lua' }] as const;
 
 /**
  * Prepended to every entry script. A script with a shebang and no `allow-oom` flag is refused

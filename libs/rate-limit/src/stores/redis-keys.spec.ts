@@ -14,9 +14,17 @@ describe('safeId', () => {
     expect(safeId('2001:db8::1')).toBe('2001:db8::1');
   });
 
-  it('replaces braces, which would otherwise choose a cluster hash slot', () => {
-    expect(safeId('{victim}')).toBe('(victim)');
-    expect(safeId('a}b{c')).toBe('a)b(c');
+  it('escapes braces, which would otherwise choose a cluster hash slot', () => {
+    expect(safeId('{victim}')).toBe('%7Bvictim%7D');
+    expect(safeId('a}b{c')).toBe('a%7Db%7Bc');
+  });
+
+  it('is injective: ids that used to share a key, or that mimic an escape or a hash, stay apart', () => {
+    const long = 'x'.repeat(100);
+    const hashed = safeId(long);
+    const ids = ['{x}', '(x)', '%7Bx%7D', '%', '%25', '#', '%23', hashed, long];
+    expect(new Set(ids.map(safeId)).size).toBe(ids.length);
+    expect(safeId(hashed)).not.toBe(hashed);
   });
 
   it('keeps 64 bytes as they are and hashes anything longer', () => {
@@ -37,7 +45,6 @@ describe('safeId', () => {
     const base = 'x'.repeat(100);
     expect(safeId(`${base}1`)).not.toBe(safeId(`${base}2`));
     expect(safeId(`${base}{`)).not.toBe(safeId(`${base}(`));
-    expect(safeId(`${base}1`)).toBe(safeId(`${base}1`));
   });
 });
 
@@ -52,8 +59,8 @@ describe('stateKey', () => {
   });
 
   it('lets neither the identity nor the rule name choose the hash tag', () => {
-    expect(hashTag(stateKey('rl', 'public', '{victim}'))).toBe('(victim)');
-    expect(hashTag(stateKey('rl', 'public', '}{victim'))).toBe(')(victim');
+    expect(hashTag(stateKey('rl', 'public', '{victim}'))).toBe('%7Bvictim%7D');
+    expect(hashTag(stateKey('rl', 'public', '}{victim'))).toBe('%7D%7Bvictim');
     expect(hashTag(stateKey('rl', 'rule{victim}', 'alice'))).toBe('alice');
   });
 

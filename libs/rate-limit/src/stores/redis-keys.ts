@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
 import { MAX_ID_BYTES } from '../rate-limit.constants.js';
 
+const ESCAPES: Record<string, string> = { '%': '%25', '#': '%23', '{': '%7B', '}': '%7D' };
+
 /**
- * Makes an identifier safe as part of a Redis key: braces (which would let a caller pick its
- * Redis Cluster hash slot) are replaced, and anything longer than 64 bytes is stored as its hash.
+ * Makes an identifier safe as part of a Redis key, injectively (two identifiers never share a
+ * key): braces, which would let a caller pick its Redis Cluster hash slot, are percent-escaped
+ * along with `%` itself and `#`, and anything longer than 64 bytes once escaped is stored as
+ * `#<hash>`, a form no escaped identifier can take.
  * @internal
  */
 export function safeId(id: string): string {
-  const neutral = id.replace(/[{}]/g, (c) => (c === '{' ? '(' : ')'));
+  const neutral = id.replace(/[%#{}]/g, (c) => ESCAPES[c]);
   if (Buffer.byteLength(neutral) <= MAX_ID_BYTES) return neutral;
   return `#${createHash('sha256').update(id).digest('base64url')}`;
 }

@@ -1,25 +1,10 @@
-import type { Cluster, Redis, Result } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { RuleCall, StoreResult } from './rate-limit.store.js';
 import { RateLimitStore } from './rate-limit.store.js';
-import { encodeShares } from '../algorithms/weighted-token-bucket.js';
 import { findLuaDir, loadLuaScripts } from './lua-scripts.js';
+import { CONSUME_COMMAND, decodeReply, encodeConsume } from './redis-protocol.js';
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    rateLimitConsume(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number[], Context>;
-  }
-}
-
-/**
- * The per-rule argument only some algorithms read: the concurrency lease, or the weighted
- * bucket's classes and the request's class.
- * @internal
- */
-export function extraArgument(call: RuleCall): string {
-  if (call.algorithm === 'concurrency') return call.leaseId ?? '';
-  if (call.algorithm === 'weighted-token-bucket' && call.share) return encodeShares(call.share);
-  return '';
-}
+type ConsumeCommand = (numKeys: number, ...keysAndArgs: string[]) => Promise<number[]>;
 
 /**
  * State in Redis: one `EVALSHA` of `lua/consume.lua` per decision, whatever the number of rules.
@@ -76,22 +61,8 @@ export class RedisStore extends RateLimitStore {
   }
 
   private async run(calls: RuleCall[], now: number | undefined, charge: boolean): Promise<StoreResult> {
-    const args: Array<string | number> = [calls.length];
-    for (const call of calls) args.push(call.key);
-    args.push(now === undefined ? '' : now, charge ? '1' : '0');
-    for (const call of calls) {
-      const extra = extraArgument(call);
-      args.push(call.algorithm, call.limit, call.windowMs, call.cost, call.enforce ? '1' : '0', extra);
-    }
-    const reply = await this.client.rateLimitConsume(...(args as [number, ...Array<string | number>]));
-    return {
-      now: reply[1],
-      outcomes: calls.map((_, i) => ({
-        allowed: reply[2 + i * 4] === 1,
-        remaining: reply[3 + i * 4],
-        resetAtMs: reply[4 + i * 4],
-        retryAfterMs: reply[5 + i * 4],
-      })),
-    };
+    const command = (this.client as unknown as Record<string, ConsumeCommand>)[CONSUME_COMMAND];
+    const reply = await command.apply(this.client, encodeConsume(calls, now, charge));
+    return decodeReply(reply, calls.length);
   }
 }

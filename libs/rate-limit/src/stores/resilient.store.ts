@@ -264,6 +264,15 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
     await this.viaBreaker(() => this.redis.release(key, leaseId)).catch(() => undefined);
   }
 
+  /**
+   * Runs `operation` on Redis through the breaker and never answers by the failure mode: fails
+   * with `StoreUnavailableError` when Redis cannot answer. For answers that must come from the
+   * shared state or not at all (admin inspect and reset).
+   */
+  redisOnly<T>(operation: (redis: GuardedStore) => Promise<T>): Promise<T> {
+    return this.viaBreaker(() => operation(this.redis));
+  }
+
   onModuleDestroy(): void {
     this.stopProbing();
     this.breaker.shutdown();

@@ -1,5 +1,5 @@
 import type { RuleDecision } from '../interfaces/index.js';
-import { ruleOutcome } from './decision-recorder.js';
+import { ruleOutcome } from './rule-outcome.js';
 
 const rule = (allowed: boolean, mode: RuleDecision['mode']): RuleDecision => ({
   rule: 'r',

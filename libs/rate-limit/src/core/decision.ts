@@ -1,0 +1,71 @@
+import type { Decision, RateLimitRule, RuleDecision } from '../interfaces/index.js';
+import { BOUNDS } from '../rate-limit.constants.js';
+import type { RuleOutcome } from '../stores/rate-limit.store.js';
+
+const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
+
+/**
+ * Whole seconds for `Retry-After`: at least 1, at most the rule's window; a request that can
+ * never be admitted (`retryAfterMs` -1) gets the whole window. The only place it is computed.
+ * @internal
+ */
+export function retryAfterSeconds(retryAfterMs: number, windowMs: number): number {
+  const cap = Math.max(1, seconds(windowMs));
+  if (retryAfterMs < 0) return cap;
+  return Math.min(cap, Math.max(1, seconds(retryAfterMs)));
+}
+
+/** A rule as decided: its limit, window and cost for this caller. @internal */
+export type AppliedRule = Pick<RateLimitRule, 'name' | 'algorithm' | 'mode'> & {
+  limit: number;
+  windowMs: number;
+  cost: number;
+};
+
+/**
+ * Joins the rules in force with the store's answers. The binding rule is the enforced denying
+ * rule with the longest wait (never-admissible first) when denied, else the one with the least
+ * remaining. `retryAfter` is the binding rule's `Retry-After` in seconds.
+ * @internal
+ */
+export function buildDecision(
+  rules: readonly AppliedRule[],
+  outcomes: readonly RuleOutcome[],
+): Decision {
+  const perRule: RuleDecision[] = rules.map((rule, i) => ({
+    rule: rule.name,
+    algorithm: rule.algorithm,
+    limit: rule.limit,
+    cost: rule.cost,
+    windowMs: rule.windowMs,
+    mode: rule.mode,
+    ...outcomes[i],
+  }));
+  const denying = perRule.filter((r) => !r.allowed && r.mode === 'enforce');
+  const wait = (r: RuleDecision) => (r.retryAfterMs < 0 ? Infinity : r.retryAfterMs);
+  const binding =
+    denying.length > 0
+      ? denying.reduce((a, b) => (wait(b) > wait(a) ? b : a))
+      : perRule.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+  return {
+    allowed: denying.length === 0,
+    binding,
+    perRule,
+    retryAfter: retryAfterSeconds(binding.retryAfterMs, binding.windowMs),
+  };
+}
+
+/**
+ * Why a per-request cost cannot be charged, or `undefined` when it can: a whole number from 0
+ * to the largest limit a rule can have. A cost above the rule's limit can be asked: both stores
+ * answer it "never" (429 with the whole window as `Retry-After`). Negative or fractional costs
+ * would refund or corrupt state, so they never reach a store.
+ * @internal
+ */
+export function costProblem(cost: unknown): string | undefined {
+  if (typeof cost !== 'number' || !Number.isInteger(cost) || cost < 0 || cost > BOUNDS.cost.max) {
+    const got = typeof cost === 'number' ? String(cost) : typeof cost;
+    return `must be a whole number from 0 to ${BOUNDS.cost.max}; got ${got}`;
+  }
+  return undefined;
+}

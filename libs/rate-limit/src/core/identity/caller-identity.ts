@@ -1,0 +1,46 @@
+import type { KeySource } from '../../interfaces/index.js';
+import { formatIdentity, type IdentityPart } from './identity.js';
+import { ipBudgetKey } from './ip.js';
+
+/** What the built-in key sources read about a caller. @internal */
+export interface Caller {
+  /** Client IP, normalized (see `normalizeIp`). */
+  ip: string;
+  apiKey?: string;
+  /** `req.user.id` (or `.sub`) as a string. */
+  user?: string;
+  /** `Controller.handler`. */
+  route?: string;
+}
+
+/** The one part a key source contributes for `caller`. */
+function partFor(source: KeySource, caller: Caller, ipv6Prefix: number): IdentityPart {
+  const ip: IdentityPart = { source: 'ip', value: ipBudgetKey(caller.ip, ipv6Prefix) };
+  switch (source) {
+    case 'ip':
+      return ip;
+    // A caller without an API key or user falls back to its IP: keyless callers never share one budget.
+    case 'api-key':
+      return caller.apiKey ? { source: 'key', value: caller.apiKey } : ip;
+    case 'user':
+      return caller.user ? { source: 'user', value: caller.user } : ip;
+    case 'route':
+      return { source: 'route', value: caller.route ?? 'unknown' };
+    case 'global':
+      return { source: 'global' };
+  }
+}
+
+/**
+ * The identity whose budget `caller` spends under a rule keyed by built-in sources, e.g.
+ * `ip=203.0.113.7`, `key=abc|ip=2001:db8:1:2::/64`.
+ * @internal
+ */
+export function callerIdentity(
+  sources: KeySource | readonly KeySource[],
+  caller: Caller,
+  ipv6Prefix: number,
+): string {
+  const list = typeof sources === 'string' ? [sources] : sources;
+  return formatIdentity(list.map((source) => partFor(source, caller, ipv6Prefix)));
+}
