@@ -14,7 +14,7 @@ import { freePort, RedisServer } from '../support/redis-server.js';
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const TOOL = resolve(ROOT, 'dist/tools/top/main.js');
-const TOKEN = 'top-admin-token';
+const TOKEN = 'top-admin-token-0123456789';
 // A tmux server of this file's own, its socket in a directory removed at the end.
 const TMUX_DIR = mkdtempSync(join(tmpdir(), 'top-e2e-'));
 const TMUX_SOCKET = join(TMUX_DIR, 'tmux');
