@@ -141,7 +141,7 @@ describe.each(ADAPTERS)('the core and the guard on %s, over Redis', (adapter) =>
       (await get('/core/export', { 'X-API-Key': key })).headers.get('x-ratelimit-remaining'),
     ).toBe('1');
     expect(await limiter.peek('exports', key)).toMatchObject({ remaining: 1 });
-    expect(await redis.keys(`${prefix}:exports:*`)).toEqual([`${prefix}:exports:{key=${key}}`]);
+    expect(await redis.keys(`${prefix}:exports:*`)).toEqual([`${prefix}:exports:swl:{key=${key}}`]);
     expect(await limiter.consume('exports', key)).toMatchObject({ allowed: true, remaining: 0 });
     const denied = await get('/core/export', { 'X-API-Key': key });
     expect(denied.status).toBe(429);

@@ -30,7 +30,7 @@ describe('several rules in one call: all or nothing', () => {
   });
 
   const rule = (algorithm: Algorithm, limit: number, cost = 1, enforce = true): RuleCall => ({
-    key: stateKey(prefix, `${algorithm}-${++n}`, 'caller'),
+    key: stateKey(prefix, `${algorithm}-${++n}`, algorithm, 'caller'),
     algorithm,
     limit,
     windowMs: WINDOW,

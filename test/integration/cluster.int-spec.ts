@@ -32,7 +32,7 @@ describe('Redis Cluster (3 masters)', () => {
 
   const callsFor = (identity: string, cost = 1): RuleCall[] =>
     RULES.map(({ name, algorithm, limit }) => ({
-      key: stateKey(prefix, name, identity),
+      key: stateKey(prefix, name, algorithm, identity),
       algorithm,
       limit,
       windowMs: DAYS_31,
@@ -74,7 +74,7 @@ describe('Redis Cluster (3 masters)', () => {
   });
 
   it('an identity with braces cannot pick the slot of another identity', async () => {
-    const victim = await slot(stateKey(prefix, 'per-minute', 'victim'));
+    const victim = await slot(stateKey(prefix, 'per-minute', 'fixed-window', 'victim'));
     const attacker = callsFor('{victim}');
     expect(await slot(attacker[0].key)).not.toBe(victim);
     // Its own rules still share one slot, so its decisions work.

@@ -40,7 +40,7 @@ describe(`${CALLS} concurrent decisions on one key from ${CONNECTIONS} connectio
     Promise.all(Array.from({ length: CALLS }, (_, i) => stores[i % CONNECTIONS].consume(calls(i))));
 
   it.each(ALGORITHM_NAMES)('%s admits exactly the limit, each seeing one unit fewer', async (algorithm) => {
-    const rule = { key: stateKey(prefix, algorithm, 'client'), algorithm, limit: LIMIT, windowMs: DAYS_31 };
+    const rule = { key: stateKey(prefix, algorithm, algorithm, 'client'), algorithm, limit: LIMIT, windowMs: DAYS_31 };
     const results = await burst((i) => [{ ...rule, cost: 1, enforce: true, leaseId: `lease-${i}` }]);
     const admitted = results.filter((r) => r.outcomes[0].allowed);
     expect(admitted).toHaveLength(LIMIT);
@@ -61,7 +61,7 @@ describe(`${CALLS} concurrent decisions on one key from ${CONNECTIONS} connectio
     ];
     const calls = (cost: number): RuleCall[] =>
       rules.map(({ algorithm, limit }) => ({
-        key: stateKey(prefix, `pair-${algorithm}`, 'client'),
+        key: stateKey(prefix, `pair-${algorithm}`, algorithm, 'client'),
         algorithm,
         limit,
         windowMs: DAYS_31,
@@ -72,6 +72,6 @@ describe(`${CALLS} concurrent decisions on one key from ${CONNECTIONS} connectio
     expect(results.filter((r) => r.outcomes.every((o) => o.allowed))).toHaveLength(50);
     const after = await stores[0].peek(calls(1));
     expect(after.outcomes.map((o) => o.remaining)).toEqual([0, 30]);
-    expect(await clients[0].hget(stateKey(prefix, 'pair-fixed-window', 'client'), 'c')).toBe('50');
+    expect(await clients[0].hget(stateKey(prefix, 'pair-fixed-window', 'fixed-window', 'client'), 'c')).toBe('50');
   });
 });

@@ -39,7 +39,7 @@ describe('Lua scripts are reloaded without a failed decision', () => {
   let store: RedisStore;
   const prefix = keyPrefix('reload');
   const call = (id: string, limit = 1_000): RuleCall => ({
-    key: stateKey(prefix, 'reload', id),
+    key: stateKey(prefix, 'reload', 'fixed-window', id),
     algorithm: 'fixed-window',
     limit,
     windowMs: DAYS_31,

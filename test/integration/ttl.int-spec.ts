@@ -47,7 +47,7 @@ describe('every key has a TTL, no longer than its state matters', () => {
           const calls: RuleCall[] = Array.from({ length: int(rnd, 1, 3) }, () => {
             const { algorithm, windowMs, limit } = pick(rnd, rules);
             return {
-              key: stateKey(prefix, `${algorithm}.${windowMs}`, id),
+              key: stateKey(prefix, `${algorithm}.${windowMs}`, algorithm, id),
               algorithm,
               limit,
               windowMs,
@@ -73,7 +73,9 @@ describe('every key has a TTL, no longer than its state matters', () => {
     const seen = new Set<string>();
     const wrong: string[] = [];
     for (const [key, pttl] of keys) {
-      const [algorithm, windowMs] = key.slice(prefix.length + 1, key.indexOf(':{')).split('.');
+      // `<prefix>:<algorithm>.<window>:<algorithm tag>:{<id>}`
+      const rule = key.slice(prefix.length + 1, key.indexOf(':{'));
+      const [algorithm, windowMs] = rule.slice(0, rule.lastIndexOf(':')).split('.');
       seen.add(algorithm);
       // Gone between SCAN and PTTL: it expired, so it had a TTL.
       if (pttl === -2) continue;
@@ -91,7 +93,7 @@ describe('every key has a TTL, no longer than its state matters', () => {
       const rnd = seeded(seed);
       const limit = pick(rnd, [1, 3, 10, 100]);
       const windowMs = pick(rnd, [10_000, 60_000, 3_600_000]);
-      const key = stateKey(prefix, 'rule', `seed-${seed}`);
+      const key = stateKey(prefix, 'rule', algorithm, `seed-${seed}`);
       let now = T0 + int(rnd, 0, windowMs);
       let state: unknown;
       for (let i = 0; i < 25; i++) {

@@ -229,7 +229,7 @@ describe('RateLimiter', () => {
           StoreUnavailableError,
         );
         // Nothing was half-reset: the fallback's state is as it was.
-        const key = stateKey('rl', 'writes', 'key=tenant-a');
+        const key = stateKey('rl', 'writes', 'fixed-window', 'key=tenant-a');
         const call: RuleCall = {
           key,
           algorithm: 'fixed-window',

@@ -153,7 +153,7 @@ export class RateLimiter {
   /** Forgets what `key` has spent under `rule`, on Redis first: nothing is reset unless Redis is. */
   async reset(rule: RuleRef, key: string): Promise<void> {
     const found = this.rule(rule);
-    const stored = stateKey(this.options.keyPrefix, found.name, this.identity(found, key));
+    const stored = stateKey(this.options.keyPrefix, found.name, found.algorithm, this.identity(found, key));
     await this.strict((store) => store.reset([stored]));
     if (this.store instanceof ResilientStore) await this.memory.reset([stored]);
     // Every instance forgets the denials it remembered for a key, this one included.
@@ -280,7 +280,7 @@ export class RateLimiter {
     cost: number,
   ): RuleCall {
     return {
-      key: stateKey(this.options.keyPrefix, rule.name, identity),
+      key: stateKey(this.options.keyPrefix, rule.name, rule.algorithm, identity),
       algorithm: rule.algorithm,
       limit,
       windowMs,

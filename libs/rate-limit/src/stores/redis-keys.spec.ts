@@ -49,28 +49,32 @@ describe('safeId', () => {
 });
 
 describe('stateKey', () => {
+  it('keys each algorithm apart, so a rule whose algorithm changed starts fresh', () => {
+    expect(stateKey('rl', 'public', 'fixed-window', 'a')).not.toBe(stateKey('rl', 'public', 'token-bucket', 'a'));
+  });
+
   it('is <prefix>:<rule>:{<identity>}', () => {
-    expect(stateKey('rl', 'public', '203.0.113.7')).toBe('rl:public:{203.0.113.7}');
+    expect(stateKey('rl', 'public', 'sliding-window-log', '203.0.113.7')).toBe('rl:public:swl:{203.0.113.7}');
   });
 
   it('hashes on the identity, so the rules of one request share a slot', () => {
-    const keys = ['public', 'writes', 'writes-burst'].map((rule) => stateKey('rl', rule, 'demo-pro'));
+    const keys = ['public', 'writes', 'writes-burst'].map((rule) => stateKey('rl', rule, 'fixed-window', 'demo-pro'));
     expect(keys.map(hashTag)).toEqual(['demo-pro', 'demo-pro', 'demo-pro']);
   });
 
   it('lets neither the identity nor the rule name choose the hash tag', () => {
-    expect(hashTag(stateKey('rl', 'public', '{victim}'))).toBe('%7Bvictim%7D');
-    expect(hashTag(stateKey('rl', 'public', '}{victim'))).toBe('%7D%7Bvictim');
-    expect(hashTag(stateKey('rl', 'rule{victim}', 'alice'))).toBe('alice');
+    expect(hashTag(stateKey('rl', 'public', 'fixed-window', '{victim}'))).toBe('%7Bvictim%7D');
+    expect(hashTag(stateKey('rl', 'public', 'fixed-window', '}{victim'))).toBe('%7D%7Bvictim');
+    expect(hashTag(stateKey('rl', 'rule{victim}', 'fixed-window', 'alice'))).toBe('alice');
   });
 
   it('stays short for any identifier', () => {
-    const key = stateKey('rl', 'public', 'k'.repeat(10_000));
-    expect(key).toMatch(/^rl:public:\{#[A-Za-z0-9_-]{43}\}$/);
+    const key = stateKey('rl', 'public', 'fixed-window', 'k'.repeat(10_000));
+    expect(key).toMatch(/^rl:public:fw:\{#[A-Za-z0-9_-]{43}\}$/);
     expect(hashTag(key)).toBe(safeId('k'.repeat(10_000)));
   });
 
   it('hashes a long rule name too', () => {
-    expect(stateKey('rl', 'r'.repeat(65), 'alice')).toBe(`rl:${safeId('r'.repeat(65))}:{alice}`);
+    expect(stateKey('rl', 'r'.repeat(65), 'token-bucket', 'alice')).toBe(`rl:${safeId('r'.repeat(65))}:tb:{alice}`);
   });
 });

@@ -1,5 +1,22 @@
 import { createHash } from 'node:crypto';
+import type { Algorithm } from '../interfaces/index.js';
 import { MAX_ID_BYTES } from '../rate-limit.constants.js';
+
+/**
+ * Each algorithm's state lives under a key of its own: a rule whose algorithm changes between
+ * two deploys starts fresh instead of reading state of another shape (a Redis `WRONGTYPE`, or
+ * worse, fields it misreads).
+ */
+const ALGORITHM_TAGS: Readonly<Record<Algorithm, string>> = {
+  'fixed-window': 'fw',
+  'sliding-window-log': 'swl',
+  'sliding-window-counter': 'swc',
+  'token-bucket': 'tb',
+  'leaky-bucket': 'lb',
+  gcra: 'gcra',
+  concurrency: 'cc',
+  'weighted-token-bucket': 'wtb',
+};
 
 const ESCAPES: Record<string, string> = { '%': '%25', '#': '%23', '{': '%7B', '}': '%7D' };
 
@@ -17,10 +34,11 @@ export function safeId(id: string): string {
 }
 
 /**
- * `<prefix>:<rule>:{<id>}`. The hash tag is the identity, so the rules of one request that share
- * a key land in one cluster slot and one script can decide them together.
+ * `<prefix>:<rule>:<algorithm tag>:{<id>}`, e.g. `rl:public:swl:{ip=203.0.113.7}`. The hash tag
+ * is the identity, so the rules of one request that share a key land in one cluster slot and one
+ * script can decide them together. The tag never holds `:`, so the key still names one rule.
  * @internal
  */
-export function stateKey(prefix: string, rule: string, id: string): string {
-  return `${prefix}:${safeId(rule)}:{${safeId(id)}}`;
+export function stateKey(prefix: string, rule: string, algorithm: Algorithm, id: string): string {
+  return `${prefix}:${safeId(rule)}:${ALGORITHM_TAGS[algorithm]}:{${safeId(id)}}`;
 }
