@@ -7,6 +7,12 @@ const tierOf: RequestFn<string | undefined> = (ctx) => {
   return request.tier ?? request.raw?.tier;
 };
 
+/** `high` for paying tiers; everyone else (free, unknown or no key) is `low`. */
+const priorityOf: RequestFn<string | undefined> = (ctx, client) => {
+  const tier = tierOf(ctx, client);
+  return tier === 'pro' || tier === 'enterprise' ? 'high' : 'low';
+};
+
 /** The demo's limited routes (see the README's demo section). */
 @Controller('api')
 export class ApiController {
@@ -38,5 +44,19 @@ export class ApiController {
   @HttpCode(201)
   postData(@Body() body: unknown) {
     return { ok: true, route: 'data', received: body ?? null };
+  }
+
+  @RateLimit({
+    name: 'shared',
+    algorithm: 'weighted-token-bucket',
+    limit: 40,
+    window: '1s',
+    key: 'global',
+    classes: { high: 3, low: 1 },
+    class: priorityOf,
+  })
+  @Get('shared')
+  getShared() {
+    return { ok: true, route: 'shared' };
   }
 }

@@ -52,6 +52,8 @@ export interface RuleView {
   mode: RateLimitRule['mode'];
   source: 'static' | 'override';
   tiers?: Record<string, number | 'exempt'>;
+  /** A weighted rule's classes and their weights. */
+  classes?: Record<string, number>;
 }
 
 /** A per-key cap as the admin API shows it, with the window in force. @internal */
@@ -244,8 +246,17 @@ export class RateLimitAdminController {
 }
 
 function ruleView(rule: RateLimitRule, source: 'static' | 'override'): RuleView {
-  const { name, algorithm, limit, windowMs, mode, tiers } = rule;
-  return { name, algorithm, limit, windowMs, mode, source, ...(tiers ? { tiers: { ...tiers } } : {}) };
+  const { name, algorithm, limit, windowMs, mode, tiers, classes } = rule;
+  return {
+    name,
+    algorithm,
+    limit,
+    windowMs,
+    mode,
+    source,
+    ...(tiers ? { tiers: { ...tiers } } : {}),
+    ...(classes ? { classes: { ...classes } } : {}),
+  };
 }
 
 function capView(rule: RateLimitRule, key: string, cap: KeyCap): KeyCapView {

@@ -1,3 +1,4 @@
+import type { ShareInput } from '../algorithms/weighted-token-bucket.js';
 import type { RateLimitRule } from '../interfaces/index.js';
 import type { KeyCap } from '../runtime/config-codec.js';
 
@@ -43,4 +44,32 @@ export function resolveLimit(
   const value = rule.tiers[tier];
   if (value === 'exempt') return { exempt: true, source: 'tier' };
   return { exempt: false, limit: value, windowMs: rule.windowMs, source: 'tier' };
+}
+
+/** A weighted rule's classes, sorted by name, and its lowest-weight class (the default). */
+interface Classes {
+  weights: ReadonlyArray<readonly [string, number]>;
+  fallback: string;
+}
+
+// Per rule object: a changed override is a new object, so the cache never goes stale.
+const classesOf = new WeakMap<RateLimitRule, Classes>();
+
+/**
+ * The share a weighted rule's request is decided with: the rule's classes and weights, and the
+ * caller's class (own properties only; `undefined` or an unlisted class gets the lowest-weight
+ * class, the first by name among equals). `undefined` for other algorithms.
+ * @internal
+ */
+export function resolveShare(rule: RateLimitRule, cls: string | undefined): ShareInput | undefined {
+  if (rule.algorithm !== 'weighted-token-bucket' || rule.classes === undefined) return undefined;
+  let classes = classesOf.get(rule);
+  if (classes === undefined) {
+    const weights = Object.entries(rule.classes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const fallback = weights.reduce((low, entry) => (entry[1] < low[1] ? entry : low))[0];
+    classes = { weights, fallback };
+    classesOf.set(rule, classes);
+  }
+  const known = cls !== undefined && Object.hasOwn(rule.classes, cls);
+  return { weights: classes.weights, cls: known ? cls : classes.fallback };
 }

@@ -21,7 +21,7 @@ import { ResilientStore } from '../stores/resilient.store.js';
 import { type AppliedRule, buildDecision, costProblem, retryAfterSeconds } from './decision.js';
 import { DecisionEvents } from './decision-events.js';
 import { namedIdentity } from './identity/index.js';
-import { resolveLimit } from './limit-policy.js';
+import { resolveLimit, resolveShare } from './limit-policy.js';
 
 /** A rule by name (from `@RateLimit` or the module's `rules`), or a validated rule object. @publicApi */
 export type RuleRef = string | RateLimitRule;
@@ -42,6 +42,8 @@ export interface ConsumeOptions {
   cost?: number;
   /** The caller's tier, looked up in the rule's `tiers`. */
   tier?: string;
+  /** A weighted rule's class for this caller (see the rule's `classes`). */
+  class?: string;
 }
 
 /** Options of `RateLimiter.acquire`. @publicApi */
@@ -62,6 +64,8 @@ export interface RuleRequest {
   rule: RateLimitRule;
   identity: string;
   tier?: string;
+  /** A weighted rule's class, as its `class` function named it. */
+  cls?: string;
   cost: number;
 }
 
@@ -123,7 +127,9 @@ export class RateLimiter {
     const found = this.rule(rule);
     const identity = this.identity(found, key);
     const cost = this.cost(found, options.cost);
-    const verdict = await this.decide([{ rule: found, identity, tier: options.tier, cost }]);
+    const verdict = await this.decide([
+      { rule: found, identity, tier: options.tier, cls: options.class, cost },
+    ]);
     if (verdict.kind !== 'decided') return this.exemptResult(found, identity, cost);
     // A worker has no response to end a lease with: it ends when the rule's window does.
     return this.result(verdict.decision.perRule[0], identity);
@@ -133,13 +139,13 @@ export class RateLimiter {
   async peek(
     rule: RuleRef,
     key: string,
-    options: Pick<ConsumeOptions, 'tier'> = {},
+    options: Pick<ConsumeOptions, 'tier' | 'class'> = {},
   ): Promise<LimitResult> {
     const found = this.rule(rule);
     const identity = this.identity(found, key);
     const limit = resolveLimit(found, options.tier, this.runtime.keyCap(found.name, identity));
     if (limit.exempt) return this.exemptResult(found, identity, 0);
-    const call = this.call(found, identity, limit.limit, limit.windowMs, 0);
+    const call = this.call(found, identity, limit.limit, limit.windowMs, 0, options.class);
     const { outcomes } = await this.strict((store) => store.peek([call]));
     const applied: AppliedRule = {
       ...found,
@@ -212,7 +218,7 @@ export class RateLimiter {
     const applied: AppliedRule[] = [];
     const calls: RuleCall[] = [];
     const identities: string[] = [];
-    for (const { rule, identity, tier, cost } of requests) {
+    for (const { rule, identity, tier, cls, cost } of requests) {
       const problem = costProblem(cost);
       if (problem) throw new RangeError(INVALID_COST(rule.name, problem));
       const limit = resolveLimit(rule, tier, this.runtime.keyCap(rule.name, identity));
@@ -220,7 +226,7 @@ export class RateLimiter {
         emit('exempt', rule);
         continue;
       }
-      calls.push(this.call(rule, identity, limit.limit, limit.windowMs, cost));
+      calls.push(this.call(rule, identity, limit.limit, limit.windowMs, cost, cls));
       applied.push({ ...rule, limit: limit.limit, windowMs: limit.windowMs, cost });
       identities.push(identity);
     }
@@ -278,6 +284,7 @@ export class RateLimiter {
     limit: number,
     windowMs: number,
     cost: number,
+    cls?: string,
   ): RuleCall {
     return {
       key: stateKey(this.options.keyPrefix, rule.name, rule.algorithm, identity),
@@ -287,6 +294,7 @@ export class RateLimiter {
       cost,
       enforce: rule.mode === 'enforce',
       leaseId: rule.algorithm === 'concurrency' && cost > 0 ? randomUUID() : undefined,
+      share: resolveShare(rule, cls),
     };
   }
 

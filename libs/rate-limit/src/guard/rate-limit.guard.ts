@@ -64,8 +64,9 @@ export class RateLimitGuard implements CanActivate {
     for (const rule of rules) {
       const identity = await this.getTracker(rule, ctx, client, request);
       const tier = rule.tiers && rule.tier ? await rule.tier(ctx, client) : undefined;
+      const cls = rule.class ? await rule.class(ctx, client) : undefined;
       const cost = await this.getCost(rule, ctx, client);
-      requests.push({ rule, identity, tier, cost });
+      requests.push({ rule, identity, tier, cls, cost });
     }
 
     let verdict;

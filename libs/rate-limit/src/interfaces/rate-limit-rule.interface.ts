@@ -56,6 +56,17 @@ export interface RuleInput {
   tiers?: Record<string, number | 'exempt'>;
   /** Names the caller's tier, looked up in `tiers`; `undefined` or an unlisted tier gets `limit`. */
   tier?: RequestFn<string | undefined>;
+  /**
+   * `weighted-token-bucket` only: the priority classes sharing the budget and their weights
+   * (whole numbers from 1 to 1000), e.g. `{ high: 3, low: 1 }`. Class names: 1 to 32 of
+   * A-Z a-z 0-9 _ -.
+   */
+  classes?: Record<string, number>;
+  /**
+   * `weighted-token-bucket` only: names the caller's class; `undefined` or an unlisted class
+   * gets the lowest-weight class. Required with more than one class.
+   */
+  class?: RequestFn<string | undefined>;
   /** @default 'enforce' */
   mode?: RuleMode;
 }
@@ -70,5 +81,7 @@ export interface RateLimitRule {
   cost: number | RequestFn<number>;
   tiers?: Readonly<Record<string, number | 'exempt'>>;
   tier?: RequestFn<string | undefined>;
+  classes?: Readonly<Record<string, number>>;
+  class?: RequestFn<string | undefined>;
   mode: RuleMode;
 }

@@ -16,6 +16,41 @@ export function checkInteger(value: unknown, bounds: { min: number; max: number 
 
 const RULE_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 
+const CLASS_NAME = /^[A-Za-z0-9_-]{1,32}$/;
+
+/**
+ * A weighted bucket's classes: valid names and weights, and counts small enough to be exact (the
+ * script counts in sub-units: limit x total weight x window / gcd(limit, window) below 2^53).
+ */
+function validateClasses(input: RuleInput, windowMs: number, fail: (field: string, why: string) => never): void {
+  const weighted = input.algorithm === 'weighted-token-bucket';
+  if (!weighted) {
+    if (input.classes !== undefined) fail('classes', 'is only for the weighted-token-bucket algorithm');
+    if (input.class !== undefined) fail('class', 'is only for the weighted-token-bucket algorithm');
+    return;
+  }
+  const classes = input.classes;
+  if (classes === undefined || classes === null || typeof classes !== 'object' || Object.keys(classes).length === 0) {
+    fail('classes', 'must name at least one class and its weight, e.g. { high: 3, low: 1 }');
+  }
+  let total = 0;
+  for (const [name, weight] of Object.entries(classes!)) {
+    if (!CLASS_NAME.test(name)) fail(`classes.${name}`, 'must be named with 1 to 32 of A-Z a-z 0-9 _ -');
+    const problem = checkInteger(weight, { min: 1, max: 1000 });
+    if (problem) fail(`classes.${name}`, problem);
+    total += weight;
+  }
+  if (Object.keys(classes!).length > 1 && typeof input.class !== 'function') {
+    fail('class', 'must be a function naming the caller\'s class when there are several classes');
+  }
+  let a = input.limit;
+  let b = windowMs;
+  while (b > 0) [a, b] = [b, a % b];
+  if ((input.limit * total * windowMs) / a > Number.MAX_SAFE_INTEGER) {
+    fail('classes', 'limit x total weight x window is too large to count exactly: lower one of them');
+  }
+}
+
 /**
  * Turns a rule as written into a validated rule, or throws `RateLimitConfigError` naming
  * `where` (e.g. `ApiController.getPublic`) and the field.
@@ -68,6 +103,7 @@ export function validateRule(input: RuleInput, where: string, defaultName: strin
   } else if (input.tier !== undefined) {
     fail('tiers', 'must be set when "tier" is');
   }
+  validateClasses(input, windowMs, fail);
   const mode = input.mode ?? 'enforce';
   if (mode !== 'enforce' && mode !== 'dry-run') fail('mode', "must be 'enforce' or 'dry-run'");
   return Object.freeze({
@@ -79,6 +115,8 @@ export function validateRule(input: RuleInput, where: string, defaultName: strin
     cost,
     tiers: input.tiers ? Object.freeze({ ...input.tiers }) : undefined,
     tier: input.tier,
+    classes: input.classes ? Object.freeze({ ...input.classes }) : undefined,
+    class: input.class,
     mode,
   }) as RateLimitRule;
 }
@@ -93,6 +131,8 @@ export function sameRule(a: RateLimitRule, b: RateLimitRule): boolean {
     a.mode === b.mode &&
     a.tier === b.tier &&
     JSON.stringify(a.tiers) === JSON.stringify(b.tiers) &&
+    JSON.stringify(a.classes) === JSON.stringify(b.classes) &&
+    a.class === b.class &&
     (typeof a.key === 'function' ? a.key === b.key : JSON.stringify(a.key) === JSON.stringify(b.key))
   );
 }
