@@ -68,6 +68,42 @@ describe.each([
     });
   });
 
+  it('changes its weights at runtime like a limit, on every instance, and refuses classes it does not have', async () => {
+    const admin = (app: RunningApp, method: string, path: string, body?: unknown) =>
+      fetch(`${app.url}/admin${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    const patched = await admin(apps[0], 'PATCH', '/rules/shared', { classes: { low: 2 } });
+    expect(patched.status).toBe(200);
+    expect(await patched.json()).toMatchObject({ source: 'override', classes: { high: 3, low: 2 } });
+    const last = apps[apps.length - 1];
+    const seen = async () =>
+      ((await (await admin(last, 'GET', '/rules')).json()) as Array<{ name: string; classes?: unknown }>).find(
+        (r) => r.name === 'shared',
+      )?.classes;
+    const started = performance.now();
+    while (JSON.stringify(await seen()) !== JSON.stringify({ high: 3, low: 2 })) {
+      expect(performance.now() - started).toBeLessThan(2_000);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const unknown = await admin(apps[0], 'PATCH', '/rules/shared', { classes: { vip: 5 } });
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { message: string }).message).toContain('classes.vip');
+    const notWeighted = await admin(apps[0], 'PATCH', '/rules/public', { classes: { high: 1 } });
+    expect(notWeighted.status).toBe(400);
+    expect((await admin(apps[0], 'DELETE', '/rules/shared')).status).toBe(204);
+    const back = await admin(apps[0], 'GET', '/rules');
+    expect(((await back.json()) as Array<{ name: string; classes?: unknown }>).find((r) => r.name === 'shared')?.classes).toEqual({
+      high: 3,
+      low: 1,
+    });
+  });
+
   it('splits 3:1 within 15% over 2 s after the first second, within the cap plus one burst', async () => {
     const admitted = await flood(3_200, ['high', 'low']);
     const high = within(admitted.high, 1_000, 3_000);

@@ -35,7 +35,7 @@ export const ADMIN_UNAUTHORIZED = 'Missing or invalid bearer token';
 
 export const UNKNOWN_RULE = (name: string) => `No rate-limit rule named "${name}"`;
 
-export const EMPTY_PATCH = 'body must set at least one of limit, windowMs, mode';
+export const EMPTY_PATCH = 'body must set at least one of limit, windowMs, mode, classes';
 
 export const LIMIT_BELOW_COST = (rule: string, cost: number) =>
   `limit must be at least the cost of one request of rule "${rule}" (${cost})`;

@@ -1,4 +1,4 @@
-import { IsIn, IsInt, IsString, Max, Min, ValidateIf } from 'class-validator';
+import { IsIn, IsInt, IsObject, IsString, Max, Min, ValidateIf } from 'class-validator';
 import type { RuleMode } from '../interfaces/index.js';
 import { BOUNDS } from '../rate-limit.constants.js';
 
@@ -22,6 +22,11 @@ export class PatchRuleDto {
   @IfPresent()
   @IsIn(['enforce', 'dry-run'])
   mode?: RuleMode;
+
+  /** A weighted rule's weights by class; checked against the rule's classes by the controller. */
+  @IfPresent()
+  @IsObject()
+  classes?: Record<string, number>;
 }
 
 /** Body of `PUT /admin/rules/:name/overrides/:key`. @internal */

@@ -96,12 +96,13 @@ export class RateLimitAdminController {
   @Patch('rules/:name')
   async patchRule(@Param('name') name: string, @Body() body: PatchRuleDto): Promise<RuleView> {
     const rule = this.rule(name);
-    const { limit, windowMs, mode } = body;
-    if (limit === undefined && windowMs === undefined && mode === undefined) {
+    const { limit, windowMs, mode, classes } = body;
+    if (limit === undefined && windowMs === undefined && mode === undefined && classes === undefined) {
       throw new BadRequestException(EMPTY_PATCH);
     }
     if (limit !== undefined) checkCost(rule, limit);
-    await this.persist(() => this.runtime.patchRule(name, { limit, windowMs, mode }));
+    if (classes !== undefined) checkWeights(rule, classes);
+    await this.persist(() => this.runtime.patchRule(name, { limit, windowMs, mode, classes }));
     return this.ruleView(name);
   }
 
@@ -301,5 +302,21 @@ function checkTier(rule: RateLimitRule, tier: string | undefined): void {
   }
   if (rule.tiers![tier] === 'exempt') {
     throw new BadRequestException(`tier "${tier}" is exempt from rule "${rule.name}": nothing is tracked`);
+  }
+}
+
+/** New weights must name the rule's own classes, each a whole number from 1 to 1000. */
+function checkWeights(rule: RateLimitRule, classes: Record<string, number>): void {
+  if (!rule.classes) {
+    throw new BadRequestException(`classes: rule "${rule.name}" has no classes (only weighted-token-bucket rules do)`);
+  }
+  if (Object.keys(classes).length === 0) throw new BadRequestException('classes must name at least one class');
+  for (const [cls, weight] of Object.entries(classes)) {
+    if (!Object.hasOwn(rule.classes, cls)) {
+      throw new BadRequestException(`classes.${cls}: rule "${rule.name}" has no class "${cls}" (it has ${Object.keys(rule.classes).join(', ')})`);
+    }
+    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 1 || weight > 1000) {
+      throw new BadRequestException(`classes.${cls} must be an integer between 1 and 1000`);
+    }
   }
 }

@@ -9,6 +9,8 @@ export interface RuleOverride {
   limit?: number;
   windowMs?: number;
   mode?: RateLimitRule['mode'];
+  /** A weighted rule's new weights, by class (classes left out keep theirs). */
+  classes?: Record<string, number>;
 }
 
 /**
@@ -74,8 +76,14 @@ export class RuleRegistry {
   }
 
   private apply(rule: RateLimitRule): RateLimitRule {
-    const override = this.overrides.get(rule.name);
-    if (!override) return rule;
+    const found = this.overrides.get(rule.name);
+    if (!found) return rule;
+    const { classes, ...override } = found;
+    if (classes && rule.classes) {
+      // Only the rule's own classes can be reweighted; a class it does not have is ignored.
+      const known = Object.entries(classes).filter(([cls]) => Object.hasOwn(rule.classes!, cls));
+      rule = { ...rule, classes: Object.freeze({ ...rule.classes, ...Object.fromEntries(known) }) };
+    }
     const { limit } = override;
     if (limit === undefined || !rule.tiers) return { ...rule, ...override };
     // A runtime limit is what every caller gets, whatever its tier; exempt tiers stay exempt.

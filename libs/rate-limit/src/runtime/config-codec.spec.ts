@@ -12,7 +12,13 @@ import {
 describe('config codec', () => {
   it('stores a rule patch one field per property, so patches merge by HSET', () => {
     expect(encodeRulePatch('Api.get#2', { limit: 5, mode: 'dry-run' })).toEqual({ 'Api.get#2:limit': '5', 'Api.get#2:mode': 'dry-run' });
-    expect(ruleFields('a:b')).toEqual(['a:b:limit', 'a:b:windowMs', 'a:b:mode']);
+    expect(ruleFields('a:b')).toEqual(['a:b:limit', 'a:b:windowMs', 'a:b:mode', 'a:b:classes']);
+    expect(encodeRulePatch('s', { classes: { low: 2 } })).toEqual({ 's:classes': '{"low":2}' });
+    const weights: string[] = [];
+    expect([...decodeRuleOverrides({ 's:classes': '{"low":2}', 't:classes': '{"low":0}', 'u:classes': '[' }, (f) => weights.push(f))]).toEqual([
+      ['s', { classes: { low: 2 } }],
+    ]);
+    expect(weights).toEqual(['t:classes', 'u:classes']);
     const invalid: string[] = [];
     const decoded = decodeRuleOverrides({ 'a:b:limit': '5', 'a:b:mode': 'dry-run', 'c:windowMs': '1000' }, (f) => invalid.push(f));
     expect([...decoded]).toEqual([

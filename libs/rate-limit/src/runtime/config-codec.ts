@@ -26,7 +26,22 @@ export interface KeyCap {
 /** A hash as Redis returns it: field -> value. @internal */
 export type Fields = Record<string, string>;
 
-const RULE_PROPS = ['limit', 'windowMs', 'mode'] as const;
+const RULE_PROPS = ['limit', 'windowMs', 'mode', 'classes'] as const;
+const CLASS_NAME = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** Weights as stored (`{"high":3}`), or `undefined` when any entry is unusable. */
+function decodeWeights(value: string): Record<string, number> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const entries = Object.entries(parsed as Record<string, unknown>);
+  const ok = entries.every(([name, w]) => CLASS_NAME.test(name) && !checkInteger(w, { min: 1, max: 1000 }));
+  return ok && entries.length > 0 ? Object.fromEntries(entries) as Record<string, number> : undefined;
+}
 const MODES: readonly RuleMode[] = ['enforce', 'dry-run'];
 
 /**
@@ -38,7 +53,9 @@ const MODES: readonly RuleMode[] = ['enforce', 'dry-run'];
 export function encodeRulePatch(name: string, patch: RuleOverride): Fields {
   const fields: Fields = {};
   for (const prop of RULE_PROPS) {
-    if (patch[prop] !== undefined) fields[`${name}:${prop}`] = String(patch[prop]);
+    const value = patch[prop];
+    if (value === undefined) continue;
+    fields[`${name}:${prop}`] = typeof value === 'object' ? JSON.stringify(value) : String(value);
   }
   return fields;
 }
@@ -62,6 +79,10 @@ export function decodeRuleOverrides(
     const prop = field.slice(at + 1);
     let parsed: Partial<RuleOverride> | undefined;
     if (prop === 'mode' && MODES.includes(value as RuleMode)) parsed = { mode: value as RuleMode };
+    if (prop === 'classes') {
+      const classes = decodeWeights(value);
+      if (classes) parsed = { classes };
+    }
     if ((prop === 'limit' || prop === 'windowMs') && !checkInteger(Number(value), BOUNDS[prop])) {
       parsed = { [prop]: Number(value) };
     }
