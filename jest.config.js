@@ -24,6 +24,18 @@ export default {
       testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.js',
     },
+    // Cluster and Sentinel topology changes (cold start, failover, reshard): slower, so `npm run
+    // test:topology` runs them apart from `npm test`.
+    ...(process.env.RATE_LIMIT_TOPOLOGY
+      ? [
+          {
+            ...common,
+            displayName: 'topology',
+            testMatch: ['<rootDir>/test/topology/**/*.topology-spec.ts'],
+            globalSetup: '<rootDir>/test/support/global-setup.js',
+          },
+        ]
+      : []),
   ],
   testTimeout: 30_000,
 };
