@@ -158,7 +158,9 @@ export class RedisCluster {
       }
       await target.cluster('SETSLOT', slot, 'NODE', targetId as string);
       await source.cluster('SETSLOT', slot, 'NODE', targetId as string);
-      const masters = parseNodes((await target.cluster('NODES')) as string).filter((l) => l.flags.includes('master'));
+      const masters = parseNodes((await target.cluster('NODES')) as string).filter(
+        (l) => l.flags.includes('master') && !l.flags.includes('fail'),
+      );
       await Promise.all(
         masters.map(async ({ port }) => {
           const client = admin(port);

@@ -1,4 +1,4 @@
-import { percentile, type Sample } from './load.js';
+import { percentile, SteadyLoad, type Sample } from './load.js';
 
 /** Fires `count` requests at once, round-robin over the instances; returns the status codes. */
 export async function burst(urls: string[], path: string, count: number, init: RequestInit = {}): Promise<number[]> {
@@ -30,9 +30,9 @@ export async function healthOf(url: string): Promise<unknown> {
   return body.details.rate_limit;
 }
 
-/** What a load saw from `from` (ms since it started) on. */
-export function summary(samples: Sample[], from = 0) {
-  const after = samples.filter((s) => s.at >= from);
+/** What a load saw between `from` and `to` (ms since it started). */
+export function summary(samples: Sample[], from = 0, to = Infinity) {
+  const after = samples.filter((s) => s.at >= from && s.at < to);
   const latencies = after.map((s) => s.latencyMs);
   return {
     requests: after.length,
@@ -40,4 +40,32 @@ export function summary(samples: Sample[], from = 0) {
     max: Math.max(...latencies),
     statuses: tally(after.map((s) => s.status)),
   };
+}
+
+/** One open-loop load per instance, on the same path as the same client. */
+export class LoadGroup {
+  private readonly loads: SteadyLoad[];
+
+  constructor(urls: string[], path: string, init: RequestInit = {}, everyMs = 30) {
+    this.loads = urls.map((url) => new SteadyLoad(`${url}${path}`, init, everyMs));
+  }
+
+  /** ms since the loads started. */
+  now(): number {
+    return this.loads[0].now();
+  }
+
+  async stop(): Promise<Sample[]> {
+    return (await Promise.all(this.loads.map((load) => load.stop()))).flat();
+  }
+}
+
+/**
+ * The longest answer a fault may cause in these tests: the contract's 250 ms plus a margin for the
+ * machine, the larger of 250 ms and the slowest answer the same load got before the fault. On two
+ * cores shared by several test runs, answers take a few hundred ms with no fault at all; a fault
+ * the limiter did not absorb costs a command timeout (1 s) or a connect timeout (2 s), far above.
+ */
+export function answerBound(baseline: Sample[], contractMs = 250): number {
+  return contractMs + Math.max(250, ...baseline.map((s) => s.latencyMs));
 }
