@@ -1,4 +1,7 @@
-/** Jest (ESM): unit specs beside the code, integration and e2e suites against real redis-server processes. */
+/**
+ * Jest (ESM): unit specs beside the code; integration, e2e and topology (Redis Cluster and Sentinel
+ * cold starts, failovers, slot moves) suites against real redis-server processes.
+ */
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
@@ -24,18 +27,12 @@ export default {
       testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.js',
     },
-    // Cluster and Sentinel topology changes (cold start, failover, reshard): slower, so `npm run
-    // test:topology` runs them apart from `npm test`.
-    ...(process.env.RATE_LIMIT_TOPOLOGY
-      ? [
-          {
-            ...common,
-            displayName: 'topology',
-            testMatch: ['<rootDir>/test/topology/**/*.topology-spec.ts'],
-            globalSetup: '<rootDir>/test/support/global-setup.js',
-          },
-        ]
-      : []),
+    {
+      ...common,
+      displayName: 'topology',
+      testMatch: ['<rootDir>/test/topology/**/*.topology-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+    },
   ],
   testTimeout: 30_000,
 };

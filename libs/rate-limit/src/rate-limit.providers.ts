@@ -45,6 +45,21 @@ export const FAIL_FAST_REDIS_OPTIONS: RedisOptions = {
   retryStrategy: reconnectDelay,
 };
 
+/**
+ * Added to the defaults when `redis.options` names sentinels. ioredis only asks the sentinels for
+ * the master when its connection closes; with `failoverDetector` it also listens for their
+ * `+switch-master` and moves to the promoted replica at once, even when the old master's socket
+ * stays open (a partition, a stalled server). A sentinel that accepts the connection but does not
+ * answer would hold up that search: its commands time out after 500 ms and the next sentinel is
+ * asked. When no sentinel answers, retries back off with jitter, as reconnections do.
+ * @internal
+ */
+export const FAIL_FAST_SENTINEL_OPTIONS: RedisOptions = {
+  failoverDetector: true,
+  sentinelCommandTimeout: 500,
+  sentinelRetryStrategy: reconnectDelay,
+};
+
 /** Pause before ioredis retries a command a cluster node answered TRYAGAIN or CLUSTERDOWN to, or whose connection closed. */
 const CLUSTER_RETRY_DELAY_MS = 10;
 
@@ -123,7 +138,8 @@ export function createRedisClient(options: ResolvedOptions): RedisClientHolder {
     client.on('error', () => undefined);
     return new RedisClientHolder(client, true, scripts);
   }
-  const settings = { ...FAIL_FAST_REDIS_OPTIONS, ...redis.options };
+  const sentinel = redis.options?.sentinels?.length ? FAIL_FAST_SENTINEL_OPTIONS : {};
+  const settings = { ...FAIL_FAST_REDIS_OPTIONS, ...sentinel, ...redis.options };
   const client = redis.url ? new Redis(redis.url, settings) : new Redis(settings);
   // Errors surface through commands and health checks; an unhandled 'error' event would only add noise.
   client.on('error', () => undefined);
