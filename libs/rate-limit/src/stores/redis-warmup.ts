@@ -6,7 +6,8 @@ const noop = () => undefined;
 /**
  * Keeps every Redis node ready for a decision before one arrives: the scripts loaded
  * (`SCRIPT LOAD`) on each node as soon as its connection is ready, and on Redis Cluster every node
- * connection opened as soon as the client learns of the node.
+ * connection opened as soon as the cluster client is ready (and any node it learns of later, at
+ * once), replicas included, so that a promoted replica already has a ready connection.
  *
  * Why the cluster connections: ioredis opens a node's connection lazily, on the first command
  * routed to it. With the client's offline queue off (so that a dead cluster costs a fast error),
@@ -31,9 +32,10 @@ export class RedisWarmup {
     private readonly scripts: readonly LoadedScript[],
   ) {
     if (client instanceof Cluster) {
-      this.listen(client, '+node', (node: Redis) => this.adopt(node));
+      this.listen(client, '+node', (node: Redis) => this.adopt(client, node));
       this.listen(client, 'refresh', () => this.refreshed(client));
-      for (const node of client.nodes('all')) this.adopt(node);
+      this.listen(client, 'ready', () => this.refreshed(client));
+      for (const node of client.nodes('all')) this.adopt(client, node);
     } else {
       // Every (re)connection may be to another server: a restarted one, a promoted replica.
       this.listen(client, 'ready', () => this.load(client, false));
@@ -76,26 +78,29 @@ export class RedisWarmup {
     return ready.every(Boolean) && !signal.aborted && client.status === 'ready';
   }
 
-  private adopt(node: Redis): void {
-    if (this.detachers.has(node)) return;
-    const onReady = () => this.load(node, false);
-    node.on('ready', onReady);
-    const forget = () => {
-      node.off('ready', onReady);
-      this.detachers.delete(node);
-    };
-    node.once('end', forget);
-    this.detachers.set(node, () => {
-      node.off('end', forget);
-      forget();
-    });
-    if (node.status === 'wait') node.connect().catch(noop);
-    else if (node.status === 'ready') this.load(node, false);
+  private adopt(cluster: Cluster, node: Redis): void {
+    if (!this.detachers.has(node)) {
+      const onReady = () => this.load(node, false);
+      node.on('ready', onReady);
+      const forget = () => {
+        node.off('ready', onReady);
+        this.detachers.delete(node);
+      };
+      node.once('end', forget);
+      this.detachers.set(node, () => {
+        node.off('end', forget);
+        forget();
+      });
+      if (node.status === 'ready') this.load(node, false);
+    }
+    // Not while the cluster itself connects: its ready check goes to a random node, and a node
+    // whose connection is opening would refuse it just the same. Its 'ready' opens the rest.
+    if (node.status === 'wait' && cluster.status === 'ready') node.connect().catch(noop);
   }
 
   /** A new slot map: open what is new, and check that every master holds the scripts. */
   private refreshed(cluster: Cluster): void {
-    for (const node of cluster.nodes('all')) this.adopt(node);
+    for (const node of cluster.nodes('all')) this.adopt(cluster, node);
     for (const node of cluster.nodes('master')) {
       if (node.status === 'ready') this.load(node, true);
     }
