@@ -138,11 +138,11 @@ export class RedisCluster {
 
   /**
    * Moves `slot` to master `to` the way `redis-cli --cluster reshard` does: IMPORTING on the
-   * target, MIGRATING on the source, the keys moved one MIGRATE at a time (`pauseMs` between
-   * them, so a multi-key script sees the slot half moved: ASK and TRYAGAIN), then the new owner
-   * announced to every master.
+   * target, MIGRATING on the source, the keys moved `keysPerMigrate` at a time (`pauseMs` between
+   * batches; with one key a batch, a multi-key script sees the slot half moved: TRYAGAIN), then
+   * the new owner announced to every master. Meanwhile a key already moved is redirected (ASK).
    */
-  async moveSlot(slot: number, to: RedisServer, pauseMs = 0): Promise<void> {
+  async moveSlot(slot: number, to: RedisServer, { pauseMs = 0, keysPerMigrate = 10 } = {}): Promise<void> {
     const from = await this.masterOf(slot);
     if (from === to) throw new Error(`slot ${slot} is already on ${to.port}`);
     const [source, target] = [admin(from.port), admin(to.port)];
@@ -151,7 +151,7 @@ export class RedisCluster {
       await target.cluster('SETSLOT', slot, 'IMPORTING', sourceId as string);
       await source.cluster('SETSLOT', slot, 'MIGRATING', targetId as string);
       for (;;) {
-        const keys = (await source.cluster('GETKEYSINSLOT', slot, 1)) as string[];
+        const keys = (await source.cluster('GETKEYSINSLOT', slot, keysPerMigrate)) as string[];
         if (keys.length === 0) break;
         await source.migrate('127.0.0.1', to.port, '', 0, 5_000, 'KEYS', ...keys);
         if (pauseMs > 0) await sleep(pauseMs);
@@ -175,6 +175,22 @@ export class RedisCluster {
       source.disconnect();
       target.disconnect();
     }
+  }
+
+  /** `INFO errorstats` summed over the live nodes: error prefix (MOVED, ASK, TRYAGAIN...) -> count. */
+  async errorStats(): Promise<Record<string, number>> {
+    const totals: Record<string, number> = {};
+    for (const node of this.nodes.filter((n) => n.running)) {
+      const client = admin(node.port);
+      try {
+        for (const [, kind, count] of ((await client.info('errorstats')) as string).matchAll(/errorstat_(\w+):count=(\d+)/g)) {
+          totals[kind] = (totals[kind] ?? 0) + Number(count);
+        }
+      } finally {
+        client.disconnect();
+      }
+    }
+    return totals;
   }
 
   private async everyLiveNodeOk(): Promise<boolean> {
