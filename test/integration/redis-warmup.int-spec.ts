@@ -1,5 +1,8 @@
 import { Cluster, Redis } from 'ioredis';
-import { createRedisClient, type RedisClientHolder } from '../../libs/rate-limit/src/rate-limit.providers.js';
+import {
+  createRedisClient,
+  type RedisClientHolder,
+} from '../../libs/rate-limit/src/rate-limit.providers.js';
 import { resolveOptions } from '../../libs/rate-limit/src/rate-limit.options.js';
 import { findLuaDir, loadLuaScripts } from '../../libs/rate-limit/src/stores/lua-scripts.js';
 import { waitFor } from '../support/load.js';
@@ -45,7 +48,9 @@ describe('a 3-master, 3-replica cluster', () => {
 
   beforeAll(async () => {
     cluster = await RedisCluster.start(3, { replicas: 1 });
-    holder = createRedisClient(resolveOptions({ redis: { cluster: { nodes: cluster.startupNodes.slice(0, 1) } } }));
+    holder = createRedisClient(
+      resolveOptions({ redis: { cluster: { nodes: cluster.startupNodes.slice(0, 1) } } }),
+    );
   });
   afterAll(async () => {
     await holder?.close();
@@ -57,11 +62,17 @@ describe('a 3-master, 3-replica cluster', () => {
     const client = holder.client as Cluster;
     expect(client.nodes('master').map((node) => node.status)).toEqual(['ready', 'ready', 'ready']);
     const loaded = async (port: number) => (await scriptsOn(port)).every((e) => e === 1);
-    for (const master of client.nodes('master')) expect(await loaded(master.options.port!)).toBe(true);
+    for (const master of client.nodes('master'))
+      expect(await loaded(master.options.port!)).toBe(true);
     // Replicas are opened too (a promoted one is then ready at once), without boot waiting for them.
     // A replica that has just synced may be missing from CLUSTER SLOTS: the next periodic refresh
     // (every 5 s) finds it.
-    await waitFor(async () => (await Promise.all(cluster.nodes.map((node) => loaded(node.port)))).every(Boolean), 8_000, 100);
+    await waitFor(
+      async () =>
+        (await Promise.all(cluster.nodes.map((node) => loaded(node.port)))).every(Boolean),
+      8_000,
+      100,
+    );
     expect(client.nodes('slave').map((node) => node.status)).toEqual(['ready', 'ready', 'ready']);
   }, 15_000);
 

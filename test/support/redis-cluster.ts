@@ -33,11 +33,18 @@ function parseNodes(text: string): NodeLine[] {
     .split('\n')
     .map((line) => {
       const [id, address, flags, masterId, , , , , ...slots] = line.split(' ');
-      return { id, port: Number(address.split(':')[1].split('@')[0]), flags: flags.split(','), masterId, slots };
+      return {
+        id,
+        port: Number(address.split(':')[1].split('@')[0]),
+        flags: flags.split(','),
+        masterId,
+        slots,
+      };
     });
 }
 
-const admin = (port: number) => new Redis(port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 });
+const admin = (port: number) =>
+  new Redis(port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 });
 
 /**
  * A real Redis Cluster of redis-server processes on free ports, each node with its own temporary
@@ -54,15 +61,21 @@ export class RedisCluster {
   static async start(masters = 3, options: RedisClusterOptions = {}): Promise<RedisCluster> {
     const replicas = options.replicas ?? 0;
     const total = masters * (1 + replicas);
-    const dirs = await Promise.all(Array.from({ length: total }, () => mkdtemp(join(tmpdir(), 'rl-cluster-'))));
+    const dirs = await Promise.all(
+      Array.from({ length: total }, () => mkdtemp(join(tmpdir(), 'rl-cluster-'))),
+    );
     const nodes = await Promise.all(
       dirs.map((dir) =>
         RedisServer.start([
-          '--cluster-enabled', 'yes',
-          '--dir', dir,
-          '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 5_000),
+          '--cluster-enabled',
+          'yes',
+          '--dir',
+          dir,
+          '--cluster-node-timeout',
+          String(options.nodeTimeoutMs ?? 5_000),
           // A replica may be promoted however long it was cut off from its master (the tests kill masters).
-          '--cluster-replica-validity-factor', '0',
+          '--cluster-replica-validity-factor',
+          '0',
         ]),
       ),
     );
@@ -80,7 +93,9 @@ export class RedisCluster {
       );
       for (const node of nodes.slice(1)) await admins[0].cluster('MEET', '127.0.0.1', node.port);
       await cluster.untilKnown(admins);
-      const ids = await Promise.all(admins.map((client) => client.cluster('MYID') as Promise<string>));
+      const ids = await Promise.all(
+        admins.map((client) => client.cluster('MYID') as Promise<string>),
+      );
       await Promise.all(
         admins.slice(masters).map((client, i) => client.cluster('REPLICATE', ids[i % masters])),
       );
@@ -111,8 +126,13 @@ export class RedisCluster {
 
   /** The node serving `slot` as master now, as a live node sees it. */
   async masterOf(slot: number): Promise<RedisServer> {
-    const lines = await this.withLiveNode(async (client) => parseNodes((await client.cluster('NODES')) as string));
-    const owner = lines.find((line) => !line.flags.includes('fail') && line.flags.includes('master') && ownsSlot(line, slot));
+    const lines = await this.withLiveNode(async (client) =>
+      parseNodes((await client.cluster('NODES')) as string),
+    );
+    const owner = lines.find(
+      (line) =>
+        !line.flags.includes('fail') && line.flags.includes('master') && ownsSlot(line, slot),
+    );
     const node = this.nodes.find((n) => n.port === owner?.port);
     if (!node) throw new Error(`no live master serves slot ${slot}`);
     return node;
@@ -122,7 +142,11 @@ export class RedisCluster {
    * Waits until a node other than `previous` serves `slot` as master and the cluster state is ok
    * on every live node; returns the new master.
    */
-  async untilPromoted(slot: number, previous: RedisServer, timeoutMs = 15_000): Promise<RedisServer> {
+  async untilPromoted(
+    slot: number,
+    previous: RedisServer,
+    timeoutMs = 15_000,
+  ): Promise<RedisServer> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
@@ -131,7 +155,8 @@ export class RedisCluster {
       } catch {
         // No master yet: keep polling.
       }
-      if (Date.now() > deadline) throw new Error(`slot ${slot} not promoted within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`slot ${slot} not promoted within ${timeoutMs} ms`);
       await sleep(50);
     }
   }
@@ -142,12 +167,19 @@ export class RedisCluster {
    * batches; with one key a batch, a multi-key script sees the slot half moved: TRYAGAIN), then
    * the new owner announced to every master. Meanwhile a key already moved is redirected (ASK).
    */
-  async moveSlot(slot: number, to: RedisServer, { pauseMs = 0, keysPerMigrate = 10 } = {}): Promise<void> {
+  async moveSlot(
+    slot: number,
+    to: RedisServer,
+    { pauseMs = 0, keysPerMigrate = 10 } = {},
+  ): Promise<void> {
     const from = await this.masterOf(slot);
     if (from === to) throw new Error(`slot ${slot} is already on ${to.port}`);
     const [source, target] = [admin(from.port), admin(to.port)];
     try {
-      const [sourceId, targetId] = await Promise.all([source.cluster('MYID'), target.cluster('MYID')]);
+      const [sourceId, targetId] = await Promise.all([
+        source.cluster('MYID'),
+        target.cluster('MYID'),
+      ]);
       await target.cluster('SETSLOT', slot, 'IMPORTING', sourceId as string);
       await source.cluster('SETSLOT', slot, 'MIGRATING', targetId as string);
       for (;;) {
@@ -183,7 +215,9 @@ export class RedisCluster {
     for (const node of this.nodes.filter((n) => n.running)) {
       const client = admin(node.port);
       try {
-        for (const [, kind, count] of ((await client.info('errorstats')) as string).matchAll(/errorstat_(\w+):count=(\d+)/g)) {
+        for (const [, kind, count] of ((await client.info('errorstats')) as string).matchAll(
+          /errorstat_(\w+):count=(\d+)/g,
+        )) {
           totals[kind] = (totals[kind] ?? 0) + Number(count);
         }
       } finally {
@@ -221,26 +255,40 @@ export class RedisCluster {
 
   /** Polls until every node knows every other. */
   private async untilKnown(admins: Redis[]): Promise<void> {
-    await this.poll(admins, (infos) => infos.every((info) => info.includes(`cluster_known_nodes:${admins.length}`)));
+    await this.poll(admins, (infos) =>
+      infos.every((info) => info.includes(`cluster_known_nodes:${admins.length}`)),
+    );
   }
 
   /** Polls until every slot is served, every replica is in sync and every node says ok. */
   private async untilReady(admins: Redis[], masters: number, replicas: number): Promise<void> {
     await this.poll(admins, async (infos) => {
-      if (!infos.every((info) => info.includes('cluster_state:ok') && info.includes(`cluster_slots_ok:${SLOTS}`))) {
+      if (
+        !infos.every(
+          (info) => info.includes('cluster_state:ok') && info.includes(`cluster_slots_ok:${SLOTS}`),
+        )
+      ) {
         return false;
       }
       const lines = parseNodes((await admins[0].cluster('NODES')) as string);
-      if (lines.filter((l) => l.flags.includes('slave')).length !== masters * replicas) return false;
-      const links = await Promise.all(admins.slice(masters).map((client) => client.info('replication')));
+      if (lines.filter((l) => l.flags.includes('slave')).length !== masters * replicas)
+        return false;
+      const links = await Promise.all(
+        admins.slice(masters).map((client) => client.info('replication')),
+      );
       return links.every((info) => info.includes('master_link_status:up'));
     });
   }
 
-  private async poll(admins: Redis[], done: (infos: string[]) => boolean | Promise<boolean>): Promise<void> {
+  private async poll(
+    admins: Redis[],
+    done: (infos: string[]) => boolean | Promise<boolean>,
+  ): Promise<void> {
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const infos = await Promise.all(admins.map((client) => client.cluster('INFO') as Promise<string>));
+      const infos = await Promise.all(
+        admins.map((client) => client.cluster('INFO') as Promise<string>),
+      );
       if (await done(infos)) return;
       if (Date.now() > deadline) throw new Error(`Redis Cluster not ready:\n${infos.join('\n')}`);
       await sleep(50);

@@ -36,21 +36,24 @@ export class RedisSentinelGroup {
     const replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(master.port)]);
     const sentinels = await Promise.all(
       [0, 1, 2].map((i) =>
-        RedisServer.startWithConfig(async (port) => {
-          const file = join(dir, `sentinel-${i}.conf`);
-          await writeFile(
-            file,
-            [
-              `port ${port}`,
-              `sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
-              `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1_000}`,
-              `sentinel failover-timeout ${name} ${options.failoverTimeoutMs ?? 2_000}`,
-              `sentinel parallel-syncs ${name} 1`,
-              '',
-            ].join('\n'),
-          );
-          return file;
-        }, ['--sentinel']),
+        RedisServer.startWithConfig(
+          async (port) => {
+            const file = join(dir, `sentinel-${i}.conf`);
+            await writeFile(
+              file,
+              [
+                `port ${port}`,
+                `sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
+                `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1_000}`,
+                `sentinel failover-timeout ${name} ${options.failoverTimeoutMs ?? 2_000}`,
+                `sentinel parallel-syncs ${name} 1`,
+                '',
+              ].join('\n'),
+            );
+            return file;
+          },
+          ['--sentinel'],
+        ),
       ),
     );
     const group = new RedisSentinelGroup(name, [master, replica], sentinels, dir);
@@ -79,7 +82,11 @@ export class RedisSentinelGroup {
       this.sentinels.map(async (sentinel) => {
         const client = admin(sentinel.port);
         try {
-          const [, port] = (await client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.name)) as [string, string];
+          const [, port] = (await client.call(
+            'SENTINEL',
+            'GET-MASTER-ADDR-BY-NAME',
+            this.name,
+          )) as [string, string];
           return Number(port);
         } finally {
           client.disconnect();
@@ -118,14 +125,20 @@ export class RedisSentinelGroup {
           }
         }),
       );
-      const replicaLink = await withAdmin(this.servers[1].port, (client) => client.info('replication'))
+      const replicaLink = await withAdmin(this.servers[1].port, (client) =>
+        client.info('replication'),
+      )
         .then((info) => info.includes('master_link_status:up'))
         .catch(() => false);
       const settled = views.every(
-        (v) => Number(v.port) === master.port && v['num-slaves'] === '1' && v['num-other-sentinels'] === '2',
+        (v) =>
+          Number(v.port) === master.port &&
+          v['num-slaves'] === '1' &&
+          v['num-other-sentinels'] === '2',
       );
       if (settled && replicaLink) return;
-      if (Date.now() > deadline) throw new Error(`Sentinels not settled:\n${JSON.stringify(views)}`);
+      if (Date.now() > deadline)
+        throw new Error(`Sentinels not settled:\n${JSON.stringify(views)}`);
       await sleep(100);
     }
   }
@@ -146,5 +159,8 @@ async function withAdmin<T>(port: number, run: (client: Redis) => Promise<T>): P
 }
 
 async function roleOf(server: RedisServer): Promise<string> {
-  return withAdmin(server.port, async (client) => ((await client.call('ROLE')) as [string])[0]).catch(() => 'down');
+  return withAdmin(
+    server.port,
+    async (client) => ((await client.call('ROLE')) as [string])[0],
+  ).catch(() => 'down');
 }

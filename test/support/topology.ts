@@ -1,7 +1,12 @@
 import { percentile, SteadyLoad, type Sample } from './load.js';
 
 /** Fires `count` requests at once, round-robin over the instances; returns the status codes. */
-export async function burst(urls: string[], path: string, count: number, init: RequestInit = {}): Promise<number[]> {
+export async function burst(
+  urls: string[],
+  path: string,
+  count: number,
+  init: RequestInit = {},
+): Promise<number[]> {
   return Promise.all(
     Array.from({ length: count }, (_, i) =>
       fetch(`${urls[i % urls.length]}${path}`, init).then(async (res) => {
@@ -26,7 +31,9 @@ export async function fallbackDecisions(url: string): Promise<number> {
 
 /** The `rate_limit` indicator of `/health`. */
 export async function healthOf(url: string): Promise<unknown> {
-  const body = (await (await fetch(`${url}/health`)).json()) as { details: Record<string, unknown> };
+  const body = (await (await fetch(`${url}/health`)).json()) as {
+    details: Record<string, unknown>;
+  };
   return body.details.rate_limit;
 }
 

@@ -46,7 +46,11 @@ describe('a 3-master, 3-replica cluster under load (Express and Fastify instance
   const publicKey = (ip: string) => stateKey(prefix, 'public', `ip=${ip}`);
   const as = (ip: string): RequestInit => ({ headers: { 'X-Forwarded-For': ip } });
   const fallbacks = () =>
-    apps.reduce((sum, a) => sum + (a.app.get(RateLimitStatusService).snapshot().stats?.fallbackDecisions ?? 0), 0);
+    apps.reduce(
+      (sum, a) =>
+        sum + (a.app.get(RateLimitStatusService).snapshot().stats?.fallbackDecisions ?? 0),
+      0,
+    );
 
   /** A client address whose `public` key lives in a slot `owner` serves. */
   async function clientOn(owner: RedisServer, tag: number): Promise<string> {
@@ -59,7 +63,10 @@ describe('a 3-master, 3-replica cluster under load (Express and Fastify instance
 
   /** Every instance on Redis again: `/health` says store redis, not degraded. */
   const allOnRedis = async () => {
-    const health = (await Promise.all(urls().map(healthOf))) as Array<{ store: string; degraded: boolean }>;
+    const health = (await Promise.all(urls().map(healthOf))) as Array<{
+      store: string;
+      degraded: boolean;
+    }>;
     return health.every((h) => h.store === 'redis' && !h.degraded);
   };
 
@@ -113,19 +120,29 @@ describe('a 3-master, 3-replica cluster under load (Express and Fastify instance
     const movers = await Promise.all(
       ['express', 'fastify', 'express'].map((adapter) =>
         startDemo(
-          { REDIS_CLUSTER_NODES: cluster.nodesEnv, HTTP_ADAPTER: adapter, TRUST_PROXY: '127.0.0.1' },
+          {
+            REDIS_CLUSTER_NODES: cluster.nodesEnv,
+            HTTP_ADAPTER: adapter,
+            TRUST_PROXY: '127.0.0.1',
+          },
           { keyPrefix: prefix, breaker: { timeoutMs: 1_000 } },
         ),
       ),
     );
     const urls = () => movers.map((a) => a.url);
     const fallbacks = () =>
-      movers.reduce((sum, a) => sum + (a.app.get(RateLimitStatusService).snapshot().stats?.fallbackDecisions ?? 0), 0);
+      movers.reduce(
+        (sum, a) =>
+          sum + (a.app.get(RateLimitStatusService).snapshot().stats?.fallbackDecisions ?? 0),
+        0,
+      );
     const client = '10.3.0.1';
     const apiKey = 'reshard';
     const publicSlot = await cluster.keySlot(publicKey(client));
     const dataSlot = await cluster.keySlot(stateKey(prefix, 'writes', `key=${apiKey}`));
-    const masters = await Promise.all([0, 1, 2].map((i) => cluster.masterOf(Math.floor((16_384 * i) / 3) + 1)));
+    const masters = await Promise.all(
+      [0, 1, 2].map((i) => cluster.masterOf(Math.floor((16_384 * i) / 3) + 1)),
+    );
     const elsewhere = async (slot: number) => {
       const from = await cluster.masterOf(slot);
       return masters.find((m) => m !== from)!;
@@ -133,11 +150,16 @@ describe('a 3-master, 3-replica cluster under load (Express and Fastify instance
     const before = fallbacks();
     const redirected = await cluster.errorStats();
     const reads = new LoadGroup(urls(), '/api/public', as(client), 40);
-    const writes = new LoadGroup(urls(), '/api/data', {
-      method: 'POST',
-      headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' },
-      body: '{}',
-    }, 40);
+    const writes = new LoadGroup(
+      urls(),
+      '/api/data',
+      {
+        method: 'POST',
+        headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' },
+        body: '{}',
+      },
+      40,
+    );
     let samples: Sample[];
     let moveAt = 0;
     let written: Sample[];
@@ -148,7 +170,10 @@ describe('a 3-master, 3-replica cluster under load (Express and Fastify instance
       await cluster.moveSlot(publicSlot, await elsewhere(publicSlot), { pauseMs: 100 });
       // The two keys of POST /api/data one at a time, 40 ms apart: its script gets TRYAGAIN
       // meanwhile, which ioredis retries within the breaker's budget.
-      await cluster.moveSlot(dataSlot, await elsewhere(dataSlot), { pauseMs: 40, keysPerMigrate: 1 });
+      await cluster.moveSlot(dataSlot, await elsewhere(dataSlot), {
+        pauseMs: 40,
+        keysPerMigrate: 1,
+      });
       await sleep(300);
     } finally {
       samples = await reads.stop();
@@ -157,22 +182,30 @@ describe('a 3-master, 3-replica cluster under load (Express and Fastify instance
     }
     const during = summary([...samples, ...written], moveAt);
     const bound = answerBound([...samples, ...written].filter((s) => s.at < moveAt));
-    console.log(`slot moves: answers from the first move on: ${JSON.stringify(during)}; bound ${Math.round(bound)} ms`);
-
+    console.log(
+      `slot moves: answers from the first move on: ${JSON.stringify(during)}; bound ${Math.round(bound)} ms`,
+    );
 
     const after = await cluster.errorStats();
     const seen = (kind: string) => (after[kind] ?? 0) - (redirected[kind] ?? 0);
-    expect({ ask: seen('ASK') > 0, tryAgain: seen('TRYAGAIN') > 0 }).toEqual({ ask: true, tryAgain: true });
+    expect({ ask: seen('ASK') > 0, tryAgain: seen('TRYAGAIN') > 0 }).toEqual({
+      ask: true,
+      tryAgain: true,
+    });
     expect(tally(samples.map((s) => s.status))[200]).toBe(10);
     // Every admitted write was charged once, in Redis, whichever node held the key.
     const admittedWrites = written.filter((s) => s.status === 201).length;
     const store = new (await import('ioredis')).Cluster(cluster.startupNodes);
     try {
-      expect(await store.hget(stateKey(prefix, 'writes', `key=${apiKey}`), 'c')).toBe(String(admittedWrites));
+      expect(await store.hget(stateKey(prefix, 'writes', `key=${apiKey}`), 'c')).toBe(
+        String(admittedWrites),
+      );
     } finally {
       store.disconnect();
     }
-    expect(Object.keys(during.statuses).filter((s) => !['200', '201', '429'].includes(s))).toEqual([]);
+    expect(Object.keys(during.statuses).filter((s) => !['200', '201', '429'].includes(s))).toEqual(
+      [],
+    );
     expect(during.max).toBeLessThan(bound);
     expect(fallbacks()).toBe(before);
   }, 30_000);

@@ -39,9 +39,16 @@ describe('Redis Sentinel: the master killed under load (Express and Fastify inst
   const urls = () => apps.map((a) => a.url);
   const as = (ip: string): RequestInit => ({ headers: { 'X-Forwarded-For': ip } });
   const fallbacks = () =>
-    apps.reduce((sum, a) => sum + (a.app.get(RateLimitStatusService).snapshot().stats?.fallbackDecisions ?? 0), 0);
+    apps.reduce(
+      (sum, a) =>
+        sum + (a.app.get(RateLimitStatusService).snapshot().stats?.fallbackDecisions ?? 0),
+      0,
+    );
   const allOnRedis = async () => {
-    const health = (await Promise.all(urls().map(healthOf))) as Array<{ store: string; degraded: boolean }>;
+    const health = (await Promise.all(urls().map(healthOf))) as Array<{
+      store: string;
+      degraded: boolean;
+    }>;
     return health.every((h) => h.store === 'redis' && !h.degraded);
   };
   async function holds(server: RedisServer, key: string): Promise<boolean> {
@@ -54,9 +61,14 @@ describe('Redis Sentinel: the master killed under load (Express and Fastify inst
   }
 
   it('decides the first burst on the master, exactly', async () => {
-    expect(tally(await burst(urls(), '/api/public', 30, as('10.5.0.1')))).toEqual({ 200: 10, 429: 20 });
+    expect(tally(await burst(urls(), '/api/public', 30, as('10.5.0.1')))).toEqual({
+      200: 10,
+      429: 20,
+    });
     expect(fallbacks()).toBe(0);
-    expect(await holds((await group.master())!, stateKey(prefix, 'public', 'ip=10.5.0.1'))).toBe(true);
+    expect(await holds((await group.master())!, stateKey(prefix, 'public', 'ip=10.5.0.1'))).toBe(
+      true,
+    );
   });
 
   it('no 5xx, answers in bound, decisions on the promoted replica within 15 s, exact afterwards', async () => {
@@ -94,7 +106,10 @@ describe('Redis Sentinel: the master killed under load (Express and Fastify inst
 
     // A fresh client: exactly its limit, decided on (and stored by) the promoted server.
     const before = fallbacks();
-    expect(tally(await burst(urls(), '/api/public', 30, as('10.5.0.3')))).toEqual({ 200: 10, 429: 20 });
+    expect(tally(await burst(urls(), '/api/public', 30, as('10.5.0.3')))).toEqual({
+      200: 10,
+      429: 20,
+    });
     expect(fallbacks()).toBe(before);
     expect(await holds(promoted!, stateKey(prefix, 'public', 'ip=10.5.0.3'))).toBe(true);
   }, 40_000);

@@ -121,7 +121,11 @@ export class RedisWarmup {
   }
 
   // ioredis types its emitters' listeners as taking anything.
-  private listen(emitter: Redis | Cluster, event: string, listener: (...args: any[]) => void): void {
+  private listen(
+    emitter: Redis | Cluster,
+    event: string,
+    listener: (...args: any[]) => void,
+  ): void {
     emitter.on(event, listener);
     this.detachers.set(listener, () => emitter.off(event, listener));
   }
