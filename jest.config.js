@@ -1,6 +1,8 @@
 /**
  * Jest (ESM): unit specs beside the code; integration, e2e and topology (Redis Cluster and Sentinel
- * cold starts, failovers, slot moves) suites against real redis-server processes.
+ * cold starts, failovers, slot moves) suites against real redis-server processes. `npm test` runs
+ * the first three; `npm run test:topology` runs the topology suites one at a time, because their
+ * clusters and steady loads would slow the timing-sensitive suites running beside them.
  */
 const common = {
   extensionsToTreatAsEsm: ['.ts'],

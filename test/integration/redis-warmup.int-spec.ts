@@ -65,16 +65,18 @@ describe('a 3-master, 3-replica cluster', () => {
     for (const master of client.nodes('master'))
       expect(await loaded(master.options.port!)).toBe(true);
     // Replicas are opened too (a promoted one is then ready at once), without boot waiting for them.
-    // A replica that has just synced may be missing from CLUSTER SLOTS: the next periodic refresh
-    // (every 5 s) finds it.
+    // A replica that has just synced may be missing from CLUSTER SLOTS until the nodes gossip its
+    // offset: each slot-map refresh (ioredis's own every 5 s, or these) adopts what it lists.
     await waitFor(
-      async () =>
-        (await Promise.all(cluster.nodes.map((node) => loaded(node.port)))).every(Boolean),
-      8_000,
-      100,
+      async () => {
+        client.refreshSlotsCache();
+        return (await Promise.all(cluster.nodes.map((node) => loaded(node.port)))).every(Boolean);
+      },
+      12_000,
+      250,
     );
     expect(client.nodes('slave').map((node) => node.status)).toEqual(['ready', 'ready', 'ready']);
-  }, 15_000);
+  }, 20_000);
 
   it('loads the scripts on a master that lost them, at the next slot-map refresh', async () => {
     const [first] = cluster.nodes;
