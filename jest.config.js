@@ -1,4 +1,9 @@
-/** Jest (ESM): unit specs beside the code, integration and e2e suites against real redis-server processes. */
+/**
+ * Jest (ESM): unit specs beside the code; integration, e2e and topology (Redis Cluster and Sentinel
+ * cold starts, failovers, slot moves) suites against real redis-server processes. `npm test` runs
+ * the first three; `npm run test:topology` runs the topology suites one at a time, because their
+ * clusters and steady loads would slow the timing-sensitive suites running beside them.
+ */
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
@@ -30,6 +35,13 @@ export default {
       ...common,
       displayName: 'package',
       testMatch: ['<rootDir>/test/package/**/*.pkg-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+    },
+    // Clusters with replicas and sentinels, killed and resharded: `npm run test:topology` only.
+    {
+      ...common,
+      displayName: 'topology',
+      testMatch: ['<rootDir>/test/topology/**/*.topology-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.js',
     },
   ],

@@ -37,10 +37,22 @@ export class RedisServer {
   private constructor(
     readonly port: number,
     private readonly extraArgs: string[],
+    private readonly configFile?: string,
   ) {}
 
   static async start(extraArgs: string[] = []): Promise<RedisServer> {
     const server = new RedisServer(await freePort(), extraArgs);
+    await server.launch();
+    return server;
+  }
+
+  /** A server reading `configFile(port)` first (a Sentinel needs a config file it can rewrite). */
+  static async startWithConfig(
+    configFile: (port: number) => Promise<string>,
+    extraArgs: string[] = [],
+  ): Promise<RedisServer> {
+    const port = await freePort();
+    const server = new RedisServer(port, extraArgs, await configFile(port));
     await server.launch();
     return server;
   }
@@ -54,9 +66,10 @@ export class RedisServer {
   }
 
   async launch(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', ...this.extraArgs];
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs],
+      this.configFile ? [this.configFile, ...args] : [...args, '--save', '', '--appendonly', 'no'],
       { stdio: 'ignore' },
     );
     this.process = child;

@@ -14,14 +14,19 @@ class DemoConfigModule {
   }
 }
 
+/** The Redis connection the environment names: a cluster, else sentinels, else one server. */
+function redisConnection(config: DemoConfig): RateLimitModuleOptions['redis'] {
+  if (config.redisClusterNodes) return { cluster: { nodes: [...config.redisClusterNodes] } };
+  if (config.redisSentinels) {
+    return { options: { sentinels: [...config.redisSentinels], name: config.redisSentinelName } };
+  }
+  return config.redisUrl ? { url: config.redisUrl } : undefined;
+}
+
 /** Library options from the demo's environment. */
 export function rateLimitOptions(config: DemoConfig): RateLimitModuleOptions {
   return {
-    redis: config.redisClusterNodes
-      ? { cluster: { nodes: [...config.redisClusterNodes] } }
-      : config.redisUrl
-        ? { url: config.redisUrl }
-        : undefined,
+    redis: redisConnection(config),
     failureMode: config.failureMode,
     trustProxy: config.trustProxy,
   };

@@ -1,6 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisConnectionOptions } from './interfaces/index.js';
-import { createRedisClient, FAIL_FAST_REDIS_OPTIONS, reconnectDelay } from './rate-limit.providers.js';
+import {
+  createRedisClient,
+  FAIL_FAST_REDIS_OPTIONS,
+  failFastClusterOptions,
+  reconnectDelay,
+} from './rate-limit.providers.js';
 import { resolveOptions } from './rate-limit.options.js';
 
 describe('reconnectDelay', () => {
@@ -61,5 +66,44 @@ describe('createRedisClient', () => {
       expect.objectContaining({ sentinels, name: 'mymaster', commandTimeout: 300, enableOfflineQueue: false }),
     );
     expect(FAIL_FAST_REDIS_OPTIONS.commandTimeout).toBe(1_000);
+  });
+
+  it('adds the Sentinel defaults only with sentinels: failover detector, sentinel command timeout, jittered retries', () => {
+    const sentinels = [{ host: '127.0.0.1', port: 26379 }];
+    expect(built({ options: { lazyConnect: true, sentinels, name: 'mymaster' } })).toEqual(
+      expect.objectContaining({
+        failoverDetector: true,
+        sentinelCommandTimeout: 500,
+        sentinelRetryStrategy: reconnectDelay,
+        retryStrategy: reconnectDelay,
+      }),
+    );
+    expect(built({ options: { lazyConnect: true, sentinels, name: 'mymaster', failoverDetector: false } }).failoverDetector).toBe(false);
+    const plain = built({ url: 'redis://127.0.0.1:1', options: { lazyConnect: true } });
+    expect([plain.failoverDetector, plain.sentinelCommandTimeout]).toEqual([false, undefined]);
+  });
+
+  it('keeps every cluster redirection and retry inside the breaker budget, no offline queue', () => {
+    const holder = createRedisClient(
+      resolveOptions({ redis: { cluster: { nodes: [{ host: '127.0.0.1', port: 1 }], options: { lazyConnect: true } } } }),
+    );
+    const cluster = holder.client as Cluster;
+    cluster.disconnect();
+    expect(cluster.options).toEqual(
+      expect.objectContaining({
+        enableOfflineQueue: false,
+        retryDelayOnMoved: 0,
+        retryDelayOnTryAgain: 10,
+        retryDelayOnClusterDown: 10,
+        retryDelayOnFailover: 10,
+        maxRedirections: 8,
+        redisOptions: expect.objectContaining({ enableOfflineQueue: false, maxRetriesPerRequest: 0 }),
+      }),
+    );
+    // Every retry delay together stays under 80% of the breaker's timeout, whatever it is.
+    for (const timeoutMs of [50, 100, 250, 1_000]) {
+      const { maxRedirections, retryDelayOnTryAgain } = failFastClusterOptions(timeoutMs);
+      expect(maxRedirections! * retryDelayOnTryAgain!).toBeLessThanOrEqual(Math.max(20, timeoutMs * 0.8));
+    }
   });
 });

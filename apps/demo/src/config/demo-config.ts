@@ -9,6 +9,8 @@ export interface DemoConfig {
   readonly httpAdapter: 'express' | 'fastify';
   readonly redisUrl?: string;
   readonly redisClusterNodes?: ReadonlyArray<{ host: string; port: number }>;
+  readonly redisSentinels?: ReadonlyArray<{ host: string; port: number }>;
+  readonly redisSentinelName: string;
   readonly failureMode: FailureMode;
   readonly adminToken?: string;
   readonly trustProxy: boolean | number | string[];
@@ -36,6 +38,16 @@ function parseTrustProxy(raw: string | undefined): boolean | number | string[] {
     }
   }
   return list;
+}
+
+function parseHostPorts(variable: string, raw: string | undefined): Array<{ host: string; port: number }> | undefined {
+  const value = raw?.trim();
+  if (!value) return undefined;
+  return value.split(',').map((node) => {
+    const match = /^\s*([^:\s]+):(\d+)\s*$/.exec(node);
+    if (!match || Number(match[2]) > 65535) throw new ConfigError(variable, `"${node}" must be host:port`);
+    return { host: match[1], port: Number(match[2]) };
+  });
 }
 
 function parseApiKeys(raw: string): Map<string, Tier> {
@@ -77,20 +89,16 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
   }
-  const clusterRaw = env.REDIS_CLUSTER_NODES?.trim();
-  const redisClusterNodes = clusterRaw
-    ? clusterRaw.split(',').map((node) => {
-        const match = /^\s*([^:\s]+):(\d+)\s*$/.exec(node);
-        if (!match) throw new ConfigError('REDIS_CLUSTER_NODES', `"${node}" must be host:port`);
-        return { host: match[1], port: Number(match[2]) };
-      })
-    : undefined;
+  const redisClusterNodes = parseHostPorts('REDIS_CLUSTER_NODES', env.REDIS_CLUSTER_NODES);
+  const redisSentinels = parseHostPorts('REDIS_SENTINELS', env.REDIS_SENTINELS);
   return Object.freeze({
     port,
     host: env.HOST?.trim() || '0.0.0.0',
     httpAdapter,
     redisUrl,
     redisClusterNodes,
+    redisSentinels,
+    redisSentinelName: env.REDIS_SENTINEL_NAME?.trim() || 'mymaster',
     failureMode: failureMode as FailureMode,
     adminToken: parseAdminToken(env.ADMIN_TOKEN),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),

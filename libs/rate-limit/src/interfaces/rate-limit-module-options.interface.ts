@@ -19,8 +19,17 @@ export type HeaderStyle = 'both' | 'legacy' | 'draft' | 'none';
  * `servername`, ...) for a private CA or client certificates.
  *
  * Sentinel: `options: { sentinels: [{ host, port }, ...], name: 'mymaster' }`, plus
- * `sentinelPassword`, `role`, `enableTLSForSentinelMode` and `sentinelRetryStrategy` as ioredis
- * documents them; ioredis follows failovers to the new master.
+ * `sentinelPassword`, `role`, `enableTLSForSentinelMode` as ioredis documents them; ioredis follows
+ * failovers to the new master. With sentinels the defaults add `failoverDetector: true` (move to the
+ * promoted replica on the sentinels' `+switch-master`, even if the old master's socket stays open),
+ * `sentinelCommandTimeout: 500` (ms) and `sentinelRetryStrategy` with the same backoff and jitter as
+ * reconnections.
+ *
+ * Cluster: the client gets no offline queue, `retryDelayOnMoved: 0`, `retryDelayOnTryAgain`,
+ * `retryDelayOnClusterDown` and `retryDelayOnFailover` of 10 ms, `maxRedirections` sized to fit
+ * `breaker.timeoutMs` (8 for 100 ms) and `slotsRefreshInterval: 5000` (ms); every node gets the
+ * fail-fast defaults above. Before serving, the module waits (up to 2 s) for every master's
+ * connection, and it loads the scripts on every node as its connection becomes ready.
  * @publicApi
  * @example
  * ```ts
@@ -31,11 +40,14 @@ export type HeaderStyle = 'both' | 'legacy' | 'draft' | 'none';
 export interface RedisConnectionOptions {
   /** `redis://` or `rediss://` (TLS) URL, with optional user, password and database: `redis://:pass@host:6379/0`. */
   url?: string;
-  /** ioredis options (Sentinel, TLS, auth...), merged over the fail-fast defaults. */
+  /** ioredis options (Sentinel, TLS, auth...), merged over the fail-fast defaults (and the Sentinel ones when `sentinels` is set). */
   options?: RedisOptions;
-  /** Redis Cluster start nodes and options; `options.redisOptions` (TLS, auth) apply to every node. */
+  /** Redis Cluster start nodes and options, merged over the cluster defaults; `options.redisOptions` (TLS, auth) apply to every node. */
   cluster?: { nodes: ClusterNode[]; options?: ClusterOptions };
-  /** A client you own; the module neither configures nor closes it (set it up to fail fast yourself). */
+  /**
+   * A client you own; the module neither configures nor closes it (set it up to fail fast
+   * yourself). It does warm it: cluster node connections are opened and the scripts loaded.
+   */
   client?: Redis | Cluster;
 }
 
