@@ -43,7 +43,7 @@ describe('a 3-master, 3-replica cluster under load (Express and Fastify instance
   });
 
   const urls = () => apps.map((a) => a.url);
-  const publicKey = (ip: string) => stateKey(prefix, 'public', `ip=${ip}`);
+  const publicKey = (ip: string) => stateKey(prefix, 'public', 'sliding-window-log', `ip=${ip}`);
   const as = (ip: string): RequestInit => ({ headers: { 'X-Forwarded-For': ip } });
   const fallbacks = () =>
     apps.reduce(
@@ -139,7 +139,7 @@ describe('a 3-master, 3-replica cluster under load (Express and Fastify instance
     const client = '10.3.0.1';
     const apiKey = 'reshard';
     const publicSlot = await cluster.keySlot(publicKey(client));
-    const dataSlot = await cluster.keySlot(stateKey(prefix, 'writes', `key=${apiKey}`));
+    const dataSlot = await cluster.keySlot(stateKey(prefix, 'writes', 'fixed-window', `key=${apiKey}`));
     const masters = await Promise.all(
       [0, 1, 2].map((i) => cluster.masterOf(Math.floor((16_384 * i) / 3) + 1)),
     );
@@ -197,7 +197,7 @@ describe('a 3-master, 3-replica cluster under load (Express and Fastify instance
     const admittedWrites = written.filter((s) => s.status === 201).length;
     const store = new (await import('ioredis')).Cluster(cluster.startupNodes);
     try {
-      expect(await store.hget(stateKey(prefix, 'writes', `key=${apiKey}`), 'c')).toBe(
+      expect(await store.hget(stateKey(prefix, 'writes', 'fixed-window', `key=${apiKey}`), 'c')).toBe(
         String(admittedWrites),
       );
     } finally {

@@ -66,7 +66,7 @@ describe('Redis Sentinel: the master killed under load (Express and Fastify inst
       429: 20,
     });
     expect(fallbacks()).toBe(0);
-    expect(await holds((await group.master())!, stateKey(prefix, 'public', 'ip=10.5.0.1'))).toBe(
+    expect(await holds((await group.master())!, stateKey(prefix, 'public', 'sliding-window-log', 'ip=10.5.0.1'))).toBe(
       true,
     );
   });
@@ -111,6 +111,6 @@ describe('Redis Sentinel: the master killed under load (Express and Fastify inst
       429: 20,
     });
     expect(fallbacks()).toBe(before);
-    expect(await holds(promoted!, stateKey(prefix, 'public', 'ip=10.5.0.3'))).toBe(true);
+    expect(await holds(promoted!, stateKey(prefix, 'public', 'sliding-window-log', 'ip=10.5.0.3'))).toBe(true);
   }, 40_000);
 });
