@@ -28,8 +28,12 @@ export type RedisFailureKind = 'command' | 'outage';
 
 /** @internal */
 export function classifyRedisError(error: unknown): RedisFailureKind {
+  if (!(error instanceof Error)) return 'outage';
+  // A cluster slot that kept redirecting (a failover or a slot move in progress): that slot's
+  // keys, not the other masters'.
+  if (error.message.startsWith('Too many Cluster redirections')) return 'command';
   // ioredis raises `ReplyError` (from redis-errors) for every error reply of the server.
-  if (!(error instanceof Error) || error.name !== 'ReplyError') return 'outage';
+  if (error.name !== 'ReplyError') return 'outage';
   const prefix = error.message.split(' ', 1)[0];
   return SERVER_WIDE.includes(prefix) ? 'outage' : 'command';
 }
