@@ -12,6 +12,7 @@ import { RuleExplorer } from './rules/rule.explorer.js';
 import { RuntimeConfig } from './runtime/runtime-config.service.js';
 import { MemoryStore } from './stores/memory.store.js';
 import { RateLimitStatusService } from './stores/rate-limit-status.service.js';
+import type { ResolvedOptions } from './rate-limit.options.js';
 import { DenyCache } from './stores/deny-cache.js';
 import { RateLimitStore } from './stores/rate-limit.store.js';
 
@@ -34,7 +35,11 @@ import { RateLimitStore } from './stores/rate-limit.store.js';
   imports: [DiscoveryModule],
   providers: [
     ...rateLimitProviders,
-    { provide: DenyCache, useFactory: () => new DenyCache() },
+    {
+      provide: DenyCache,
+      useFactory: (options: ResolvedOptions) => new DenyCache({ maxEntries: options.denyCacheSize }),
+      inject: [RESOLVED_OPTIONS],
+    },
     RuntimeConfig,
     DecisionEvents,
     RateLimiter,

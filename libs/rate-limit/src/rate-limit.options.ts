@@ -18,6 +18,7 @@ export interface ResolvedOptions {
   readonly trustProxy: boolean | number | readonly string[];
   readonly ipv6Prefix: number;
   readonly logSecret: string;
+  readonly denyCacheSize: number;
   readonly clock: () => number;
   readonly luaDir?: string;
 }
@@ -83,6 +84,7 @@ export function resolveOptions(options: RateLimitModuleOptions = {}): ResolvedOp
     trustProxy: Array.isArray(trustProxy) ? Object.freeze([...trustProxy]) : trustProxy,
     ipv6Prefix: positiveInt('ipv6Prefix', options.ipv6Prefix, DEFAULTS.ipv6Prefix, 1, 128),
     logSecret: logSecret(options.logSecret),
+    denyCacheSize: positiveInt('denyCacheSize', options.denyCacheSize, 10_000, 0, 1_000_000),
     clock: options.clock ?? Date.now,
     luaDir: options.luaDir,
   });

@@ -112,6 +112,11 @@ export interface RateLimitModuleOptions {
    * same value on every instance to correlate across the fleet. @default a random value per process
    */
   logSecret?: string;
+  /**
+   * Denials Redis gave that this instance remembers and answers itself until they end (see the
+   * README's "The deny cache"), at most this many; 0 sends every request to Redis. @default 10000
+   */
+  denyCacheSize?: number;
   /** Clock of the in-memory store (Redis uses its own `TIME`). Tests inject one. @default Date.now */
   clock?: () => number;
   /** Folder with `consume.lua`; found by walking up from the library when omitted. */
