@@ -20,6 +20,9 @@ export const STORE_UNAVAILABLE = 'Rate limiting is unavailable; try again later'
 
 export const CLIENT_BLOCKED = 'This client is blocked';
 
+export const USER_REQUIRED = (rule: string) =>
+  `Rate-limit rule "${rule}" is keyed by user and this request has no authenticated user`;
+
 export const CONFIG_LOCAL =
   'No Redis configured: runtime rate-limit changes (rule overrides, per-key caps, lists) apply to this instance only';
 
