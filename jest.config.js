@@ -5,6 +5,7 @@ const common = {
     '^@app/rate-limit$': '<rootDir>/libs/rate-limit/src/index.ts',
     '^@app/rate-limit/(health|metrics|admin)$': '<rootDir>/libs/rate-limit/src/$1.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
+    '^content-disposition$': '<rootDir>/test/support/content-disposition.cjs',
   },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }] },
   testEnvironment: 'node',

@@ -28,7 +28,11 @@ export interface ContextCaller {
 export interface ContextAdapter {
   readonly type: ContextType;
   read(ctx: ExecutionContext, ips: ClientIpResolver): ContextCaller;
-  error(status: DenialStatus, message: string, details?: { rule: string; retryAfter: number }): Error;
+  error(
+    status: DenialStatus,
+    message: string,
+    details?: { rule: string; retryAfter: number },
+  ): Error;
 }
 
 // Each adapter imports its context's package, an optional peer: it is loaded on the first call

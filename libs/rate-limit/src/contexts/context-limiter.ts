@@ -51,7 +51,8 @@ export class ContextLimiter {
     const type = ctx.getType<string>();
     const where = `${ctx.getClass().name}.${ctx.getHandler().name}`;
     // Never admit a limited handler unread: the boot check names it first, this refuses it.
-    if (!isLimitedContext(type)) throw new RateLimitConfigError(UNSUPPORTED_CONTEXT(type, where), where);
+    if (!isLimitedContext(type))
+      throw new RateLimitConfigError(UNSUPPORTED_CONTEXT(type, where), where);
     const adapter = await contextAdapter(type);
     const caller = adapter.read(ctx, this.ips);
     const client = caller.client ?? NO_ADDRESS;
@@ -138,6 +139,10 @@ export class ContextLimiter {
       throw adapter.error(500, message);
     }
     const { ip } = caller.client ?? NO_ADDRESS;
-    return callerIdentity(rule.key, { ip, apiKey, user, route: caller.route }, this.options.ipv6Prefix);
+    return callerIdentity(
+      rule.key,
+      { ip, apiKey, user, route: caller.route },
+      this.options.ipv6Prefix,
+    );
   }
 }

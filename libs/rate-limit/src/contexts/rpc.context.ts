@@ -30,7 +30,10 @@ export const adapter: ContextAdapter = {
       context instanceof TcpContext ? context.getSocketRef().netSocket.remoteAddress : undefined;
     if (!address) return { principal: rpc.getData(), route };
     return {
-      client: { ip: normalizeIp(address), apiKey: decodeApiKey(context?.getMetadata?.()?.['x-api-key']) },
+      client: {
+        ip: normalizeIp(address),
+        apiKey: decodeApiKey(context?.getMetadata?.()?.['x-api-key']),
+      },
       principal: rpc.getData(),
       route,
     };
