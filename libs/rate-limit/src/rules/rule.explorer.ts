@@ -59,7 +59,12 @@ export class RuleExplorer implements OnModuleInit {
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
+  private explored = false;
+
+  /** Runs once; `documentRateLimits` may run it before the app is initialized. */
   onModuleInit(): void {
+    if (this.explored) return;
+    this.explored = true;
     const defaults = this.options.rules.map((input, i) =>
       validateRule(input, `RateLimitModule.rules[${i}]`, nth('default', i)),
     );
