@@ -68,6 +68,8 @@ export interface BreakerOptions {
  */
 export interface UserKeyOptions {
   /** The principal's id, or `undefined` when there is none. @default (holder) => holder.user?.id ?? holder.user?.sub */
+  // `any`, so that `(req) => req.principal?.id` needs no cast: the holder's type is the app's.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   id?: (holder: any, ctx: ExecutionContext) => string | number | null | undefined;
   /**
    * A caller without a principal under a rule keyed by `user`: `ip` limits it by client IP,
