@@ -1,7 +1,14 @@
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { type INestApplication, type INestMicroservice, Module } from '@nestjs/common';
+import {
+  type CanActivate,
+  type ExecutionContext,
+  type INestApplication,
+  type INestMicroservice,
+  Injectable,
+  Module,
+} from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
-import { GraphQLModule, Query, Resolver } from '@nestjs/graphql';
+import { GqlExecutionContext, GraphQLModule, Query, Resolver } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import {
   ClientProxyFactory,
@@ -35,6 +42,26 @@ class SearchResolver {
   @Query(() => String)
   free(): string {
     return 'free';
+  }
+
+  @RateLimit({ ...RULE, name: 'gql-me', key: 'user' })
+  @Query(() => String)
+  me(): string {
+    return 'me';
+  }
+}
+
+/** GraphQL authentication: `Authorization: Bearer <name>` becomes `req.user`; other contexts pass. */
+@Injectable()
+class GqlBearerGuard implements CanActivate {
+  canActivate(ctx: ExecutionContext): boolean {
+    if (ctx.getType<string>() !== 'graphql') return true;
+    const { req } = GqlExecutionContext.create(ctx).getContext<{
+      req: { headers: Record<string, string | undefined>; user?: { id: string } };
+    }>();
+    const name = /^Bearer (\w+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (name) req.user = { id: name };
+    return true;
   }
 }
 
@@ -85,10 +112,13 @@ describe.each([
   ['Mercurius on Fastify', 'mercurius'],
 ] as const)('GraphQL: %s', (_label, driver) => {
   let app: INestApplication;
-  const query = async (q: string) => {
+  const query = async (q: string, user?: string) => {
     const response = await fetch(`${httpUrl(app)}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(user ? { authorization: `Bearer ${user}` } : {}),
+      },
       body: JSON.stringify({ query: q }),
     });
     return (await response.json()) as {
@@ -107,7 +137,8 @@ describe.each([
           });
     @Module({
       imports: [limiterModule(server.url, `gql-${driver}`), graphql],
-      providers: [SearchResolver, guard],
+      // Authentication first, then the limiter: it sees the user.
+      providers: [SearchResolver, { provide: APP_GUARD, useClass: GqlBearerGuard }, guard],
     })
     class GraphqlApp {}
     app = await NestFactory.create(
@@ -119,7 +150,27 @@ describe.each([
   });
   afterAll(async () => {
     await app?.close();
-    await redis.del(...(await redis.keys('*gql-search*')));
+    await redis.del(...(await redis.keys('*gql-*')));
+  });
+
+  it('limits per user after authentication: two users behind one IP, and anonymous callers by IP', async () => {
+    const codes = async (user?: string) => {
+      const out: unknown[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { data, errors } = await query('{ me }', user);
+        out.push(errors ? errors[0].extensions?.code : data?.me);
+      }
+      return out;
+    };
+    expect(await codes('alice')).toEqual(['me', 'me', 'RATE_LIMITED']);
+    expect(await codes('bob')).toEqual(['me', 'me', 'RATE_LIMITED']);
+    expect(await codes()).toEqual(['me', 'me', 'RATE_LIMITED']);
+    const identities = (await stateKeys('gql-me')).map((k) => k.slice(k.indexOf('gql-me')));
+    expect(identities.sort()).toEqual([
+      expect.stringContaining('ip=127.0.0.1'),
+      expect.stringContaining('user=alice'),
+      expect.stringContaining('user=bob'),
+    ]);
   });
 
   it('admits the limit, then answers a GraphQL error with code, rule and Retry-After seconds', async () => {
