@@ -10,9 +10,10 @@ const internals = {
     '!@app/rate-limit/health',
     '!@app/rate-limit/metrics',
     '!@app/rate-limit/admin',
+    '!@app/rate-limit/openapi',
   ],
   message:
-    'Import from @app/rate-limit or its subpaths /health, /metrics and /admin, as a user of the package would.',
+    'Import from @app/rate-limit or its subpaths /health, /metrics, /admin and /openapi, as a user of the package would.',
 };
 const libsByPath = {
   regex: '^(\\.\\./)+libs/',
@@ -48,6 +49,20 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // CommonJS on purpose (a module Jest maps a CommonJS require to).
+    files: ['**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'commonjs',
+      globals: globals.node,
+    },
+    rules: {
+      ...tseslint.configs.disableTypeChecked.rules,
+      '@typescript-eslint/no-require-imports': 'off',
+    },
   },
   {
     files: ['apps/**', 'test/e2e/**', 'test/package/**'],

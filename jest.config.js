@@ -8,8 +8,9 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^@app/rate-limit$': '<rootDir>/libs/rate-limit/src/index.ts',
-    '^@app/rate-limit/(health|metrics|admin)$': '<rootDir>/libs/rate-limit/src/$1.ts',
+    '^@app/rate-limit/(health|metrics|admin|openapi)$': '<rootDir>/libs/rate-limit/src/$1.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
+    '^content-disposition$': '<rootDir>/test/support/content-disposition.cjs',
   },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }] },
   testEnvironment: 'node',

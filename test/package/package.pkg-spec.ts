@@ -245,7 +245,7 @@ describe(`the packed ${PACKAGE} in a fresh NestJS 12 app`, () => {
     expect(entries).toEqual(
       expect.arrayContaining([...lua.map((f) => `lua/${f}`), 'README.md', 'package.json']),
     );
-    for (const entry of ['index', 'health', 'metrics', 'admin']) {
+    for (const entry of ['index', 'health', 'metrics', 'admin', 'openapi']) {
       expect(entries).toEqual(expect.arrayContaining([`dist/${entry}.js`, `dist/${entry}.d.ts`]));
     }
     expect(entries.filter((e) => !/^(dist\/|lua\/|README\.md$|package\.json$)/.test(e))).toEqual(
@@ -276,8 +276,9 @@ describe(`the packed ${PACKAGE} in a fresh NestJS 12 app`, () => {
       const health = await import('${PACKAGE}/health');
       const metrics = await import('${PACKAGE}/metrics');
       const admin = await import('${PACKAGE}/admin');
+      const openapi = await import('${PACKAGE}/openapi');
       const deep = await import('${PACKAGE}/dist/stores/redis.store.js').then(() => 'loaded', (e) => e.code);
-      console.log(JSON.stringify({ health: Object.keys(health).sort(), metrics: Object.keys(metrics), admin: Object.keys(admin), deep }));`;
+      console.log(JSON.stringify({ health: Object.keys(health).sort(), metrics: Object.keys(metrics), admin: Object.keys(admin), openapi: Object.keys(openapi).sort(), deep }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
       cwd: app,
       env: cleanEnv(),
@@ -286,6 +287,7 @@ describe(`the packed ${PACKAGE} in a fresh NestJS 12 app`, () => {
       health: ['RateLimitHealthIndicator', 'RedisHealthIndicator'],
       metrics: ['RateLimitMetrics'],
       admin: ['RateLimitAdminModule'],
+      openapi: ['RATE_LIMIT_SCHEMA', 'documentRateLimits'],
       deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
     });
   });

@@ -3,7 +3,17 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SRC = dirname(fileURLToPath(import.meta.url));
-const OPTIONAL_PEERS = ['@nestjs/terminus', 'prom-client', 'class-validator', 'class-transformer'];
+const OPTIONAL_PEERS = [
+  '@nestjs/terminus',
+  'prom-client',
+  'class-validator',
+  'class-transformer',
+  '@nestjs/graphql',
+  'graphql',
+  '@nestjs/websockets',
+  '@nestjs/microservices',
+  '@nestjs/swagger',
+];
 
 /**
  * Every package an entry loads, following its relative imports (type-only imports are erased
@@ -38,6 +48,16 @@ function packagesLoadedBy(entry: string): Set<string> {
 }
 
 describe('entry points', () => {
+  it('the context adapters are loaded by dynamic import only, on first use of their context', () => {
+    const source = readFileSync(join(SRC, 'contexts/context-adapter.ts'), 'utf8');
+    for (const file of ['graphql', 'ws', 'rpc']) {
+      expect(source).toContain(`import('./${file}.context.js')`);
+    }
+    // No static import of an adapter anywhere the root entry reaches.
+    const guard = readFileSync(join(SRC, 'guard/rate-limit.guard.ts'), 'utf8');
+    expect(guard).not.toMatch(/\.context\.js'/);
+  });
+
   it('the root entry (module, guard, core, stores) loads none of the optional peers', () => {
     const loaded = packagesLoadedBy('index.ts');
     expect(loaded).toContain('ioredis');
@@ -48,6 +68,10 @@ describe('entry points', () => {
     ['metrics.ts', 'prom-client'],
     ['health.ts', '@nestjs/terminus'],
     ['admin.ts', 'class-validator'],
+    ['contexts/graphql.context.ts', '@nestjs/graphql'],
+    ['contexts/graphql.context.ts', 'graphql'],
+    ['contexts/ws.context.ts', '@nestjs/websockets'],
+    ['contexts/rpc.context.ts', '@nestjs/microservices'],
   ])('%s is where %s is loaded', (entry, peer) => {
     expect(packagesLoadedBy(entry)).toContain(peer);
   });

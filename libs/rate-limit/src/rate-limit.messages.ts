@@ -2,6 +2,11 @@
 export const INVALID_RULE = (where: string, field: string, why: string) =>
   `Invalid rate-limit rule on ${where}: "${field}" ${why}`;
 
+export const NOT_A_HANDLER = (where: string) =>
+  `${where} has @RateLimit but is not a handler the rate-limit guard runs for (an HTTP route, a ` +
+  `GraphQL resolver, a WebSocket message handler or a microservice pattern); limit it with ` +
+  `RateLimiter.consume instead`;
+
 export const DUPLICATE_RULE = (name: string, first: string, second: string) =>
   `Rate-limit rule name "${name}" is used by ${first} and ${second} with different settings; rule names must be unique`;
 
@@ -19,6 +24,9 @@ export const COST_ABOVE_LIMIT = (rule: string, cost: number, limit: number) =>
 export const STORE_UNAVAILABLE = 'Rate limiting is unavailable; try again later';
 
 export const CLIENT_BLOCKED = 'This client is blocked';
+
+export const USER_REQUIRED = (rule: string) =>
+  `Rate-limit rule "${rule}" is keyed by user and this request has no authenticated user`;
 
 export const CONFIG_LOCAL =
   'No Redis configured: runtime rate-limit changes (rule overrides, per-key caps, lists) apply to this instance only';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { RateLimitConfigError } from './errors/index.js';
+import type { ExecutionContext } from '@nestjs/common';
 import type { FailureMode, HeaderStyle, RateLimitModuleOptions, RedisConnectionOptions, RuleInput } from './interfaces/index.js';
 import { DEFAULTS } from './rate-limit.constants.js';
 import { INVALID_OPTION } from './rate-limit.messages.js';
@@ -15,6 +16,9 @@ export interface ResolvedOptions {
   readonly breaker: Readonly<Required<NonNullable<RateLimitModuleOptions['breaker']>>>;
   readonly maxKeys: number;
   readonly sweepIntervalMs: number;
+  /** The principal's id for the `user` key source, as a non-empty string, or `undefined`. */
+  readonly userId: (holder: unknown, ctx: ExecutionContext) => string | undefined;
+  readonly userFallback: 'ip' | 'deny';
   readonly trustProxy: boolean | number | readonly string[];
   readonly ipv6Prefix: number;
   readonly logSecret: string;
@@ -46,6 +50,24 @@ const logSecret = (value: unknown): string => {
     throw new RateLimitConfigError(INVALID_OPTION('logSecret', 'must be a string of at least 16 characters'), 'options', 'logSecret');
   }
   return value;
+};
+
+type Principal = { user?: { id?: unknown; sub?: unknown } } | null | undefined;
+const defaultUserId = (holder: unknown) => {
+  const user = (holder as Principal)?.user;
+  return user?.id ?? user?.sub;
+};
+
+/** The configured id reader, answering a non-empty string or `undefined`. */
+const userId = (read: unknown): ResolvedOptions['userId'] => {
+  if (read !== undefined && typeof read !== 'function') {
+    throw new RateLimitConfigError(INVALID_OPTION('user.id', 'must be a function'), 'options', 'user.id');
+  }
+  const fn = (read ?? defaultUserId) as (holder: unknown, ctx: ExecutionContext) => unknown;
+  return (holder, ctx) => {
+    const id = fn(holder, ctx);
+    return id === undefined || id === null || id === '' ? undefined : String(id);
+  };
 };
 
 /** @internal Validates and defaults module options without touching the caller's object. */
@@ -81,6 +103,8 @@ export function resolveOptions(options: RateLimitModuleOptions = {}): ResolvedOp
     }),
     maxKeys: positiveInt('memory.maxKeys', options.memory?.maxKeys, DEFAULTS.maxKeys),
     sweepIntervalMs: positiveInt('memory.sweepIntervalMs', options.memory?.sweepIntervalMs, DEFAULTS.sweepIntervalMs, 0),
+    userId: userId(options.user?.id),
+    userFallback: oneOf('user.fallback', options.user?.fallback, ['ip', 'deny'] as const, 'ip'),
     trustProxy: Array.isArray(trustProxy) ? Object.freeze([...trustProxy]) : trustProxy,
     ipv6Prefix: positiveInt('ipv6Prefix', options.ipv6Prefix, DEFAULTS.ipv6Prefix, 1, 128),
     logSecret: logSecret(options.logSecret),

@@ -6,10 +6,12 @@ import {
   Injectable,
   Logger,
   ServiceUnavailableException,
+  UnauthorizedException,
 } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { costProblem, retryAfterSeconds } from '../core/decision.js';
-import { callerIdentity } from '../core/identity/index.js';
+import { ContextLimiter } from '../contexts/context-limiter.js';
+import { callerIdentity, keyedByUser } from '../core/identity/index.js';
 import { type Lease, RateLimiter, type RuleRequest } from '../core/rate-limiter.service.js';
 import { StoreUnavailableError } from '../errors/index.js';
 import type { ClientInfo, Decision, RateLimitRule } from '../interfaces/index.js';
@@ -21,6 +23,7 @@ import {
   INVALID_COST,
   RATE_LIMITED,
   STORE_UNAVAILABLE,
+  USER_REQUIRED,
 } from '../rate-limit.messages.js';
 import type { ResolvedOptions } from '../rate-limit.options.js';
 import { RuleRegistry } from '../rules/rule-registry.service.js';
@@ -47,15 +50,20 @@ export class RateLimitGuard implements CanActivate {
   @Inject(HttpAdapterHost) protected readonly adapterHost!: HttpAdapterHost;
   @Inject(RESOLVED_OPTIONS) protected readonly options!: ResolvedOptions;
   private resolver?: ClientIpResolver;
+  private contexts?: ContextLimiter;
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
-    if (ctx.getType() !== 'http') return true;
     if (
       this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT, [ctx.getHandler(), ctx.getClass()])
     )
       return true;
     const rules = this.registry.rulesFor(ctx.getHandler());
     if (rules.length === 0) return true;
+    if (ctx.getType() !== 'http') {
+      this.resolver ??= new ClientIpResolver(this.options.trustProxy);
+      this.contexts ??= new ContextLimiter(this.limiter, this.options, this.resolver, this.logger);
+      return this.contexts.limit(ctx, rules);
+    }
 
     const request = ctx.switchToHttp().getRequest<HttpRequest>();
     const response = ctx.switchToHttp().getResponse<object>();
@@ -109,11 +117,14 @@ export class RateLimitGuard implements CanActivate {
       }
       return id;
     }
-    const user = request.user?.id ?? request.user?.sub;
+    const user = this.options.userId(request, ctx);
+    if (user === undefined && this.options.userFallback === 'deny' && keyedByUser(rule.key)) {
+      throw new UnauthorizedException(USER_REQUIRED(rule.name));
+    }
     const caller = {
       ip: client.ip,
       apiKey: client.apiKey,
-      user: user === undefined || user === null ? undefined : String(user),
+      user,
       route: `${ctx.getClass().name}.${ctx.getHandler().name}`,
     };
     return callerIdentity(rule.key, caller, this.options.ipv6Prefix);

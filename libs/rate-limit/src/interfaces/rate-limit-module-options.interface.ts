@@ -1,3 +1,4 @@
+import type { ExecutionContext } from '@nestjs/common';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { RuleInput } from './rate-limit-rule.interface.js';
 
@@ -71,6 +72,25 @@ export interface BreakerOptions {
   rollingCountTimeoutMs?: number;
 }
 
+/**
+ * How the `user` key source finds the authenticated principal. The holder is the request (HTTP
+ * and GraphQL), the client socket (WebSockets) or the message data (microservices), as an auth
+ * guard that runs before the limiter left it.
+ * @publicApi
+ */
+export interface UserKeyOptions {
+  /** The principal's id, or `undefined` when there is none. @default (holder) => holder.user?.id ?? holder.user?.sub */
+  // `any`, so that `(req) => req.principal?.id` needs no cast: the holder's type is the app's.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  id?: (holder: any, ctx: ExecutionContext) => string | number | null | undefined;
+  /**
+   * A caller without a principal under a rule keyed by `user`: `ip` limits it by client IP,
+   * `deny` refuses it as unauthenticated (HTTP 401, or the context's own error).
+   * @default 'ip'
+   */
+  fallback?: 'ip' | 'deny';
+}
+
 /** Options of `RateLimitModule.forRoot`. @publicApi */
 export interface RateLimitModuleOptions {
   /** Redis connection; omitted: the in-memory store (one instance only). */
@@ -98,6 +118,8 @@ export interface RateLimitModuleOptions {
     /** How often expired state is swept. @default 10000 (ms) */
     sweepIntervalMs?: number;
   };
+  /** Where the `user` key source reads the principal, and what a caller without one gets. */
+  user?: UserKeyOptions;
   /** When `X-Forwarded-For` may name the client: `false`, `true`, a hop count, or a list of trusted CIDRs/IPs. @default false */
   trustProxy?: boolean | number | string[];
   /**

@@ -29,8 +29,9 @@ export interface ClientInfo {
 export type RequestFn<T> = (ctx: ExecutionContext, client: ClientInfo) => T | Promise<T>;
 
 /**
- * Built-in key sources: `ip` (client IP), `api-key` (`X-API-Key`), `user` (`req.user.id` or `.sub`),
- * `route` (method and route path), `global` (one budget for every caller).
+ * Built-in key sources: `ip` (client IP), `api-key` (`X-API-Key`), `user` (the authenticated
+ * principal, `req.user.id` or `.sub` unless the module's `user` option says otherwise), `route`
+ * (the handler; the message pattern for microservices), `global` (one budget for every caller).
  * @publicApi
  */
 export type KeySource = 'ip' | 'api-key' | 'user' | 'route' | 'global';

@@ -1,4 +1,4 @@
-import type { KeySource } from '../../interfaces/index.js';
+import type { KeyBy, KeySource } from '../../interfaces/index.js';
 import { formatIdentity, type IdentityPart } from './identity.js';
 import { ipBudgetKey } from './ip.js';
 
@@ -43,4 +43,9 @@ export function callerIdentity(
 ): string {
   const list = typeof sources === 'string' ? [sources] : sources;
   return formatIdentity(list.map((source) => partFor(source, caller, ipv6Prefix)));
+}
+
+/** Whether a rule's key reads the `user` source (alone or in a composite key). @internal */
+export function keyedByUser(key: KeyBy): boolean {
+  return key === 'user' || (Array.isArray(key) && key.includes('user'));
 }
