@@ -285,8 +285,8 @@ describe(`the packed ${PACKAGE} in a fresh NestJS 12 app`, () => {
     });
     expect(JSON.parse(stdout)).toEqual({
       health: ['RateLimitHealthIndicator', 'RedisHealthIndicator'],
-      metrics: ['RateLimitMetrics'],
-      admin: ['RateLimitAdminModule'],
+      metrics: ['RateLimitMetrics', 'RateLimitMetricsModule'],
+      admin: ['RateLimitAdminModule', 'RuntimeConfig'],
       openapi: ['RATE_LIMIT_SCHEMA', 'documentRateLimits'],
       deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
     });
