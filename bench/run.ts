@@ -42,6 +42,8 @@ const startedAt = new Date();
 // UTC minutes, so two runs on one day do not overwrite each other.
 const stamp = startedAt.toISOString().slice(0, 16).replace('T', '-').replace(':', '');
 const machine = machineInfo();
+// Read before the run: edits made while it runs are not what was measured.
+const revision = gitRevision(root);
 log(
   `bench${config.quick ? ' (quick)' : ''}: ${machine.cpu}, ${machine.cores} cores, load ${machine.loadAvg}`,
 );
@@ -63,7 +65,7 @@ try {
     loadAtEnd: currentLoad(),
     node: process.version,
     redis: /^redis_version:(.+)$/m.exec(info)?.[1].trim() ?? 'unknown',
-    revision: gitRevision(root),
+    revision,
     packages: packageVersions(root, PACKAGES),
     scripts: manifest.scripts,
     argv,
