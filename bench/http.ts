@@ -11,7 +11,7 @@ import {
 } from './http/app-process.js';
 import type { LoadJob, LoadResult } from './http/generator.js';
 import { LoadGenerator } from './http/load.js';
-import { processCpuSeconds } from './support/cpu.js';
+import { machineBusySeconds, processCpuSeconds } from './support/cpu.js';
 import { redisCpuSeconds, resetStats, scriptStats } from './support/redis-stats.js';
 
 export const ADAPTERS: AdapterName[] = ['express', 'fastify'];
@@ -101,17 +101,61 @@ export const PATHS: Record<PathName, PathSpec> = {
   },
 };
 
-/** One app process per contender and round; its paths run in this order (denial last: it blocks the key). */
-const SESSIONS: Array<{ contender: Contender; paths: PathName[] }> = [
-  { contender: 'bare', paths: ['bare-hot', 'bare-many'] },
-  { contender: 'ours-redis', paths: ['allowed', 'allowed-many', 'log', 'denied'] },
-  { contender: 'ours-memory', paths: ['memory'] },
-  { contender: 'throttler-memory', paths: ['memory'] },
-  { contender: 'throttler-redis', paths: ['allowed', 'allowed-many', 'log', 'denied'] },
+const CONTENDERS: Contender[] = [
+  'bare',
+  'ours-redis',
+  'ours-memory',
+  'throttler-memory',
+  'throttler-redis',
+];
+
+/**
+ * Within a round every app runs at once (idle between its turns) and each limited path is measured
+ * right after the bare app, so a ratio's two figures are seconds apart on a machine whose load
+ * changes. Denial last: it blocks the key.
+ */
+const GROUPS: Array<{ bare: PathName; runs: Array<[Contender, PathName]> }> = [
+  {
+    bare: 'bare-hot',
+    runs: [
+      ['ours-redis', 'allowed'],
+      ['throttler-redis', 'allowed'],
+    ],
+  },
+  {
+    bare: 'bare-many',
+    runs: [
+      ['ours-redis', 'allowed-many'],
+      ['throttler-redis', 'allowed-many'],
+    ],
+  },
+  {
+    bare: 'bare-hot',
+    runs: [
+      ['ours-memory', 'memory'],
+      ['throttler-memory', 'memory'],
+    ],
+  },
+  {
+    bare: 'bare-hot',
+    runs: [
+      ['ours-redis', 'log'],
+      ['throttler-redis', 'log'],
+    ],
+  },
+  {
+    bare: 'bare-hot',
+    runs: [
+      ['ours-redis', 'denied'],
+      ['throttler-redis', 'denied'],
+    ],
+  },
 ];
 
 export interface HttpSample {
   round: number;
+  /** The limited path this measurement belongs to (for the bare app: the one it is the baseline of). */
+  group: PathName;
   adapter: AdapterName;
   contender: Contender;
   path: PathName;
@@ -125,6 +169,8 @@ export interface HttpSample {
   generatorCpu: number;
   appCpu: number;
   redisCpu: number;
+  /** CPU the rest of the machine took meanwhile (other processes, cores in use beyond ours). */
+  otherCpu: number;
   /** Script runs per request and Redis µs per script run (`INFO commandstats`). */
   scriptsPerRequest: number;
   usecPerScript: number;
@@ -207,87 +253,109 @@ export async function benchHttp(
   const { startWarmupS, warmupS, durationS, connections } = config.http;
   const generator = LoadGenerator.start();
   const samples: HttpSample[] = [];
+  const perRound = GROUPS.reduce((n, g) => n + 1 + g.runs.length, 0);
   log(
-    `HTTP: ${rounds} round(s) x ${ADAPTERS.length} adapters x ${SESSIONS.length} apps, ` +
-      `${connections} connections, ${durationS} s per path`,
+    `HTTP: ${rounds} round(s) x ${ADAPTERS.length} adapters x ${perRound} measurements, ` +
+      `${connections} connections, ${durationS} s each`,
   );
+
+  const measure = async (app: AppProcess, base: HttpSample, warmS: number): Promise<HttpSample> => {
+    const spec = PATHS[base.path];
+    if (Object.keys(spec.limits).length > 0) await app.configure(spec.limits);
+    await generator.run(loadJob(app, base.path, warmS, config));
+    await resetStats(admin);
+    const appCpu0 = processCpuSeconds(app.pid);
+    const redisCpu0 = await redisCpuSeconds(admin);
+    const machine0 = machineBusySeconds();
+    const t0 = performance.now();
+    const r = await generator.run(loadJob(app, base.path, durationS, config));
+    const wallS = (performance.now() - t0) / 1000;
+    const appCpu = (processCpuSeconds(app.pid) - appCpu0) / wallS;
+    const machineCpu = (machineBusySeconds() - machine0) / wallS;
+    const redisCpu = ((await redisCpuSeconds(admin)) - redisCpu0) / wallS;
+    const scripts = await scriptStats(admin);
+    return {
+      ...base,
+      reqPerSec: r.requests / r.durationS,
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      requests: r.requests,
+      statuses: r.statuses,
+      errors: r.errors,
+      generatorCpu: r.cpuShare,
+      appCpu,
+      redisCpu,
+      otherCpu: machineCpu - r.cpuShare - appCpu - redisCpu,
+      scriptsPerRequest: r.requests > 0 ? scripts.calls / r.requests : NaN,
+      usecPerScript: scripts.calls > 0 ? scripts.usec / scripts.calls : NaN,
+      error: problem(spec, r, scripts.calls, app),
+    };
+  };
+
   try {
     for (let round = 1; round <= rounds; round++) {
       for (const adapter of ADAPTERS) {
-        for (const { contender, paths } of SESSIONS) {
-          await admin.flushdb();
-          let app: AppProcess | undefined;
-          let startError: string | undefined;
-          try {
-            app = await startContender(contender, adapter, redisUrl, config);
-          } catch (error) {
-            startError = error instanceof Error ? error.message : String(error);
-          }
-          for (const [i, path] of paths.entries()) {
-            const spec = PATHS[path];
-            const base: HttpSample = {
-              round,
-              adapter,
-              contender,
-              path,
-              reqPerSec: NaN,
-              p50Ms: NaN,
-              p99Ms: NaN,
-              requests: 0,
-              statuses: {},
-              errors: 0,
-              generatorCpu: NaN,
-              appCpu: NaN,
-              redisCpu: NaN,
-              scriptsPerRequest: NaN,
-              usecPerScript: NaN,
-              vsBare: NaN,
-            };
-            if (!app) {
-              samples.push({ ...base, error: startError });
-              log(`  r${round} ${adapter} ${contender} ${path}: FAILED ${startError}`);
-              continue;
-            }
+        await admin.flushdb();
+        const apps = new Map<Contender, AppProcess>();
+        const startErrors = new Map<Contender, string>();
+        const warmed = new Set<Contender>();
+        try {
+          for (const contender of CONTENDERS) {
             try {
-              if (Object.keys(spec.limits).length > 0) await app.configure(spec.limits);
-              await generator.run(loadJob(app, path, i === 0 ? startWarmupS : warmupS, config));
-              await resetStats(admin);
-              const appCpu0 = processCpuSeconds(app.pid);
-              const redisCpu0 = await redisCpuSeconds(admin);
-              const t0 = performance.now();
-              const r = await generator.run(loadJob(app, path, durationS, config));
-              const wallS = (performance.now() - t0) / 1000;
-              const appCpu = (processCpuSeconds(app.pid) - appCpu0) / wallS;
-              const redisCpu = ((await redisCpuSeconds(admin)) - redisCpu0) / wallS;
-              const scripts = await scriptStats(admin);
-              const sample: HttpSample = {
-                ...base,
-                reqPerSec: r.requests / r.durationS,
-                p50Ms: r.p50Ms,
-                p99Ms: r.p99Ms,
-                requests: r.requests,
-                statuses: r.statuses,
-                errors: r.errors,
-                generatorCpu: r.cpuShare,
-                appCpu,
-                redisCpu,
-                scriptsPerRequest: r.requests > 0 ? scripts.calls / r.requests : NaN,
-                usecPerScript: scripts.calls > 0 ? scripts.usec / scripts.calls : NaN,
-                error: problem(spec, r, scripts.calls, app),
-              };
-              samples.push(sample);
-              const cpu = `cpu gen ${sample.generatorCpu.toFixed(2)} app ${appCpu.toFixed(2)} redis ${redisCpu.toFixed(2)}`;
-              const note = sample.error ? ` (${sample.error})` : '';
-              log(
-                `  r${round} ${adapter} ${contender} ${path}: ${Math.round(sample.reqPerSec)} req/s, ${cpu}${note}`,
-              );
+              apps.set(contender, await startContender(contender, adapter, redisUrl, config));
             } catch (error) {
-              const message = error instanceof Error ? error.message : String(error);
-              samples.push({ ...base, error: message });
-              log(`  r${round} ${adapter} ${contender} ${path}: FAILED ${message}`);
+              startErrors.set(contender, error instanceof Error ? error.message : String(error));
             }
           }
-          await app?.stop();
+          for (const { bare, runs } of GROUPS) {
+            const group = runs[0][1];
+            for (const [contender, path] of [['bare', bare], ...runs] as Array<
+              [Contender, PathName]
+            >) {
+              const base: HttpSample = {
+                round,
+                group,
+                adapter,
+                contender,
+                path,
+                reqPerSec: NaN,
+                p50Ms: NaN,
+                p99Ms: NaN,
+                requests: 0,
+                statuses: {},
+                errors: 0,
+                generatorCpu: NaN,
+                appCpu: NaN,
+                redisCpu: NaN,
+                otherCpu: NaN,
+                scriptsPerRequest: NaN,
+                usecPerScript: NaN,
+                vsBare: NaN,
+              };
+              const label = `r${round} ${adapter} ${contender} ${path}`;
+              const app = apps.get(contender);
+              let sample: HttpSample;
+              try {
+                if (!app) throw new Error(startErrors.get(contender));
+                sample = await measure(app, base, warmed.has(contender) ? warmupS : startWarmupS);
+                warmed.add(contender);
+              } catch (error) {
+                sample = { ...base, error: error instanceof Error ? error.message : String(error) };
+              }
+              samples.push(sample);
+              if (Number.isNaN(sample.reqPerSec)) {
+                log(`  ${label}: FAILED ${sample.error}`);
+                continue;
+              }
+              const cpu =
+                `cpu gen ${sample.generatorCpu.toFixed(2)} app ${sample.appCpu.toFixed(2)} ` +
+                `redis ${sample.redisCpu.toFixed(2)} others ${sample.otherCpu.toFixed(2)}`;
+              const note = sample.error ? ` (${sample.error})` : '';
+              log(`  ${label}: ${Math.round(sample.reqPerSec)} req/s, ${cpu}${note}`);
+            }
+          }
+        } finally {
+          for (const app of apps.values()) await app.stop();
         }
       }
     }
@@ -295,9 +363,13 @@ export async function benchHttp(
     await generator.stop();
   }
   for (const s of samples) {
-    const barePath: PathName = PATHS[s.path].keys === 'many' ? 'bare-many' : 'bare-hot';
     const bare = samples.find(
-      (b) => b.round === s.round && b.adapter === s.adapter && b.path === barePath && !b.error,
+      (b) =>
+        b.round === s.round &&
+        b.adapter === s.adapter &&
+        b.group === s.group &&
+        b.contender === 'bare' &&
+        !b.error,
     );
     s.vsBare = bare && !s.error ? s.reqPerSec / bare.reqPerSec : NaN;
   }

@@ -23,7 +23,19 @@ export interface ProfileResult {
   sampledMs: number;
   idleShare: number;
   top: ProfileFrame[];
+  /** Self time by where the code comes from: a package, this library, Node's own, or native. */
+  byOrigin: Array<{ origin: string; share: number }>;
   error?: string;
+}
+
+/** `node_modules/@nestjs/core/x.js` -> `@nestjs/core`; the library; `node:` internals; native frames. */
+function origin(location: string): string {
+  const nm = /^node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(location);
+  if (nm) return nm[1];
+  if (location.startsWith('libs/rate-limit/')) return '@app/rate-limit (this library)';
+  if (location.startsWith('dist/apps/')) return 'the demo app';
+  if (location.startsWith('node:')) return 'Node.js (JavaScript internals)';
+  return location ? location : 'native (GC, socket writes, VM)';
 }
 
 interface CpuProfileNode {
@@ -85,11 +97,19 @@ export function summarizeProfile(
     self.set(key, entry);
   }
   const busy = total - idle;
+  const origins = new Map<string, number>();
+  for (const f of self.values()) {
+    const o = origin(f.location.replace(/:\d+$/, ''));
+    origins.set(o, (origins.get(o) ?? 0) + f.selfMs);
+  }
+  const byOrigin = [...origins.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([o, ms]) => ({ origin: o, share: busy > 0 ? ms / busy : NaN }));
   const top = [...self.values()]
     .sort((a, b) => b.selfMs - a.selfMs)
     .slice(0, count)
     .map((f) => ({ ...f, share: busy > 0 ? f.selfMs / busy : NaN }));
-  return { sampledMs: total, idleShare: total > 0 ? idle / total : NaN, top };
+  return { sampledMs: total, idleShare: total > 0 ? idle / total : NaN, top, byOrigin };
 }
 
 /**
@@ -120,6 +140,7 @@ export async function profileAllowedPath(
         sampledMs: NaN,
         idleShare: NaN,
         top: [],
+        byOrigin: [],
       };
       try {
         await admin.flushdb();

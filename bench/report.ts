@@ -79,6 +79,7 @@ function cell(
     gen: pick((s) => s.generatorCpu),
     app: pick((s) => s.appCpu),
     redis: pick((s) => s.redisCpu),
+    other: pick((s) => s.otherCpu),
     scripts: pick((s) => s.scriptsPerRequest),
     usec: pick((s) => s.usecPerScript),
   };
@@ -111,7 +112,7 @@ function ratioTable(http: HttpReport): string {
 const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
 
 /** Whether the load generator, not the app, could have set the pace. */
-function generatorCheck(http: HttpReport): { lines: string[]; ok: boolean } {
+function generatorCheck(http: HttpReport, cores: number): { lines: string[]; ok: boolean } {
   const lines: string[] = [];
   let ok = true;
   const valid = http.samples.filter((s) => !s.error);
@@ -119,8 +120,18 @@ function generatorCheck(http: HttpReport): { lines: string[]; ok: boolean } {
   const saturated = valid.filter((s) => s.generatorCpu >= 0.9);
   lines.push(
     `- Load generator CPU (its own process, 1.00 = one core): median ${fixed(median(valid.map((s) => s.generatorCpu)), 2)}, ` +
-      `highest ${fixed(maxGen, 2)}. App CPU: median ${fixed(median(valid.map((s) => s.appCpu)), 2)}.`,
+      `highest ${fixed(maxGen, 2)}. App CPU: median ${fixed(median(valid.map((s) => s.appCpu)), 2)}. ` +
+      `Other processes on the machine: median ${fixed(median(valid.map((s) => s.otherCpu)), 2)} of its ` +
+      `${cores} cores.`,
   );
+  const contended = valid.filter((s) => s.otherCpu >= 0.5);
+  if (contended.length > 0) {
+    ok = false;
+    lines.push(
+      `- **Other processes took half a core or more in ${contended.length} of ${valid.length} measurements:** ` +
+        'there the app, the generator and Redis queued for the CPU, and figures are lower and noisier than the code alone makes them.',
+    );
+  }
   if (saturated.length > 0) {
     ok = false;
     const which = saturated
@@ -197,7 +208,7 @@ function httpDetail(http: HttpReport, rounds: number): string {
           c === 'bare' ? '' : fixed(x.vsBare, 2),
           fixed(x.p50, 0),
           fixed(x.p99, 0),
-          `${fixed(x.gen, 2)} / ${fixed(x.app, 2)} / ${fixed(x.redis, 2)}`,
+          `${fixed(x.gen, 2)} / ${fixed(x.app, 2)} / ${fixed(x.redis, 2)} / ${fixed(x.other, 2)}`,
           fixed(x.scripts, 2),
           fixed(x.usec, 1),
           problems ? `**${problems}**` : '',
@@ -215,7 +226,7 @@ function httpDetail(http: HttpReport, rounds: number): string {
       'vs bare (median of per-round ratios)',
       'p50 ms',
       'p99 ms',
-      'CPU: generator / app / redis',
+      'CPU: generator / app / redis / other processes',
       'scripts per request',
       'Redis µs per script',
       'problems',
@@ -364,6 +375,13 @@ function profileTables(profiles: ProfileResult[]): string {
         'Shares are of the non-idle time.',
         '',
         table(['#', 'function', 'where', 'self time', 'self ms'], rows),
+        '',
+        'Self time by origin:',
+        '',
+        table(
+          ['origin', 'self time'],
+          p.byOrigin.slice(0, 10).map((o) => [o.origin, pct(o.share)]),
+        ),
       ].join('\n');
     })
     .join('\n\n');
@@ -420,7 +438,7 @@ export function renderReport(
 ): string {
   const { config } = run;
   const h = config.http;
-  const check = generatorCheck(http);
+  const check = generatorCheck(http, run.machine.cores);
   return [
     `# Benchmark run ${run.startedAt.toISOString()}${config.quick ? ' (quick)' : ''}`,
     '',

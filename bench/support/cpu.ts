@@ -17,3 +17,22 @@ export function processCpuSeconds(pid: number | undefined): number {
     return NaN;
   }
 }
+
+/**
+ * CPU seconds the whole machine has spent busy so far (every core, from /proc/stat), or NaN.
+ * Less what the bench's own processes used, it is what other processes took meanwhile.
+ */
+export function machineBusySeconds(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    // user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
+    const [user, nice, system, , , irq, softirq, steal] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return (user + nice + system + irq + softirq + steal) / TICKS_PER_S;
+  } catch {
+    return NaN;
+  }
+}
