@@ -340,11 +340,12 @@ function memoryTables(memory: MemoryReport): string {
           rlfHeap && h !== rlfHeap ? times(h.bytesPerKey / rlfHeap.bytesPerKey) : '(peer)',
         ],
   );
-  const redisRows = memory.redis.map((r) =>
-    r.error
-      ? [r.label, int(r.keys), 'failed', r.error]
-      : [r.label, int(r.keys), int(r.bytesPerKey), ''],
-  );
+  const redisRows = memory.redis.map((r) => [
+    r.label,
+    int(r.keys),
+    int(r.bytesPerKey),
+    r.error ? `**${r.error}**` : '',
+  ]);
   return [
     '### Redis: `MEMORY USAGE <key> SAMPLES 0`, averaged per identity (limit 1,000, 60 s window)',
     '',
@@ -442,9 +443,10 @@ export function renderReport(
   return [
     `# Benchmark run ${run.startedAt.toISOString()}${config.quick ? ' (quick)' : ''}`,
     '',
-    `Every figure is from this run on this machine; HTTP figures are medians of ${config.rounds} round(s), each round running`,
-    'every app in turn (ABCABCABC), and ratios are to the bare app of the same round and adapter. Absolute numbers are',
-    'context: the machine is shared and noisy. Nothing here is a pass/fail threshold.',
+    `Every figure is from this run on this machine. HTTP figures are medians of ${config.rounds} round(s) (ABCABCABC);`,
+    'within a round each path runs on the bare app, then ours, then the throttler, and each ratio is to the bare app',
+    'measured just before it; the table shows the median of those per-round ratios. Absolute numbers are context: the',
+    'machine is shared and noisy. Nothing here is a pass/fail threshold.',
     '',
     '## HTTP req/s ÷ the bare app (median of rounds)',
     '',
@@ -465,11 +467,13 @@ export function renderReport(
     '  then `DELETE /admin/rules/<rule>/keys/<key>`, then a request must show the new `X-RateLimit-Limit`). The peers',
     '  (`node dist/bench/http/peer-server.js <app> <adapter> <port>`) serve the same routes and bodies with the same API-key check',
     '  (401 on an unknown key) and `@nestjs/throttler` keyed the same way (premium by API key, public by IP, 60 s ttl).',
-    `- HTTP load: \`${h.connections}\` connections, pipelining 1, ${h.startWarmupS} s warm-up on a fresh app, ${h.warmupS} s after each`,
-    `  change of path, then ${h.durationS} s measured. \`FLUSHDB\` before each app starts. One app process per app and round, its paths in`,
-    '  the order allowed, 10,000 keys, log, denied. Every response must have the expected status class (2xx, or 4xx when denied),',
-    '  and Redis must have run scripts on a Redis path and none on a memory path, or the figure is reported as a problem.',
-    "- CPU: the generator's own `process.cpuUsage()`, the app's `/proc/<pid>/stat`, redis-server's `INFO cpu`, each over the",
+    `- HTTP load: ${h.connections} connections, pipelining 1, ${h.startWarmupS} s warm-up on an app's first turn, ${h.warmupS} s on`,
+    `  the others, then ${h.durationS} s measured. Per round and adapter, \`FLUSHDB\`, then every app started at once (idle between`,
+    '  its turns); paths in the order allowed, 10,000 keys, memory store, log, denied, each on bare, ours, throttler.',
+    '  Every response must have the expected status class (2xx, or 4xx when denied), and Redis must have run scripts on a',
+    '  Redis path and none on a memory path, or the figure is reported as a problem.',
+    "- CPU: the generator's own `process.cpuUsage()`, the app's `/proc/<pid>/stat`, redis-server's `INFO cpu`, other processes'",
+    "  the machine's `/proc/stat` busy time (user, system, steal; not interrupts) less those three, each over the",
     '  measured wall time. Scripts per request and Redis µs per script: `INFO commandstats` (`eval` + `evalsha`) after `CONFIG RESETSTAT`.',
     `- Raw decisions: no HTTP, in the bench process, one ioredis client per contender, ${config.decisions.inFlight} decisions in flight`,
     `  on one key, ${config.decisions.redisMs} ms on Redis and ${config.decisions.memoryMs} ms in memory per case and round, ${config.rounds} round(s)`,
