@@ -43,6 +43,8 @@ export interface DecisionSample {
 const SLOW_MS = 5;
 const SLOW_IN_FLIGHT = 2;
 const WARMUP_MS = 100;
+/** Each case runs in this many slices, its group's cases in turn. */
+const SLICES = 5;
 
 /** Keeps one decision-maker busy on one key: resolves `true` when allowed. */
 type Decide = () => Promise<boolean>;
@@ -280,6 +282,92 @@ export async function benchDecisions(
   };
   const memoryStores: MemoryStore[] = [];
   const samples: DecisionSample[] = [];
+  /**
+   * The cases of one store and limit, prepared together and then measured in turn, a slice at a
+   * time: a burst of load from elsewhere on the machine falls on every case alike, not on one.
+   */
+  const runGroup = async (group: DecisionCase[], round: number): Promise<DecisionSample[]> => {
+    interface Running {
+      c: DecisionCase;
+      sample: DecisionSample;
+      decide?: Decide;
+      decisions: number;
+      allowed: number;
+      elapsedMs: number;
+      calls: number;
+      usec: number;
+    }
+    const running: Running[] = [];
+    for (const c of group) {
+      const fill = Math.min(c.limit, maxFill);
+      const sample: DecisionSample = {
+        round,
+        store: c.store,
+        contender: c.contender,
+        algorithm: c.algorithm,
+        limit: c.limit,
+        fill,
+        decisionsPerSec: NaN,
+        allowedShare: NaN,
+        usecPerCall: NaN,
+        inFlight,
+      };
+      const r: Running = { c, sample, decisions: 0, allowed: 0, elapsedMs: 0, calls: 0, usec: 0 };
+      running.push(r);
+      try {
+        let decide = await c.prepare(fill);
+        const t0 = performance.now();
+        await decide();
+        const slow = performance.now() - t0 > SLOW_MS;
+        sample.inFlight = slow ? SLOW_IN_FLIGHT : inFlight;
+        // The first round warms the code up (JIT) before measuring, on the same kind of state.
+        if (round === 1 && !slow) {
+          await drive(decide, sample.inFlight, WARMUP_MS);
+          decide = await c.prepare(fill);
+        }
+        r.decide = decide;
+      } catch (error) {
+        sample.error = error instanceof Error ? error.message : String(error);
+      }
+    }
+    const sliceMs = (group[0].store === 'redis' ? redisMs : memoryMs) / SLICES;
+    for (let slice = 0; slice < SLICES; slice++) {
+      for (const r of running) {
+        if (!r.decide || r.sample.error) continue;
+        try {
+          if (r.c.store === 'redis') await resetStats(admin);
+          const run = await drive(r.decide, r.sample.inFlight, sliceMs);
+          r.decisions += run.decisions;
+          r.allowed += run.allowed;
+          r.elapsedMs += run.elapsedMs;
+          if (r.c.store === 'redis') {
+            const stats = await scriptStats(admin);
+            r.calls += stats.calls;
+            r.usec += stats.usec;
+          }
+        } catch (error) {
+          r.sample.error = error instanceof Error ? error.message : String(error);
+        }
+      }
+    }
+    for (const { c, sample, decisions, allowed, elapsedMs, calls, usec } of running) {
+      const label = `  r${round} ${c.store} ${c.contender} ${c.algorithm} limit ${c.limit}`;
+      if (sample.error) {
+        log(`${label}: FAILED ${sample.error}`);
+        continue;
+      }
+      sample.decisionsPerSec = (decisions / elapsedMs) * 1000;
+      sample.allowedShare = decisions > 0 ? allowed / decisions : NaN;
+      sample.usecPerCall = calls > 0 ? usec / calls : NaN;
+      const us = calls > 0 ? `, ${sample.usecPerCall.toFixed(1)} µs/call in Redis` : '';
+      log(
+        `${label}: ${Math.round(sample.decisionsPerSec)} decisions/s, ` +
+          `${Math.round(sample.allowedShare * 100)}% allowed${us}`,
+      );
+    }
+    return running.map((r) => r.sample);
+  };
+
   try {
     await Promise.all(Object.values(clients).map((c) => c.ping()));
     const list = cases(limits, clients, memoryStores);
@@ -288,56 +376,13 @@ export async function benchDecisions(
     );
     for (let round = 1; round <= config.rounds; round++) {
       await admin.flushdb();
+      const groups = new Map<string, DecisionCase[]>();
       for (const c of list) {
-        const fill = Math.min(c.limit, maxFill);
-        const base: DecisionSample = {
-          round,
-          store: c.store,
-          contender: c.contender,
-          algorithm: c.algorithm,
-          limit: c.limit,
-          fill,
-          decisionsPerSec: NaN,
-          allowedShare: NaN,
-          usecPerCall: NaN,
-          inFlight,
-        };
-        try {
-          let decide = await c.prepare(fill);
-          const t0 = performance.now();
-          await decide();
-          const slow = performance.now() - t0 > SLOW_MS;
-          const n = slow ? SLOW_IN_FLIGHT : inFlight;
-          // The first round warms the code up (JIT) before measuring, on the same kind of state.
-          if (round === 1 && !slow) {
-            await drive(decide, n, WARMUP_MS);
-            decide = await c.prepare(fill);
-          }
-          if (c.store === 'redis') await resetStats(admin);
-          const run = await drive(decide, n, c.store === 'redis' ? redisMs : memoryMs);
-          const stats = c.store === 'redis' ? await scriptStats(admin) : undefined;
-          const sample: DecisionSample = {
-            ...base,
-            decisionsPerSec: (run.decisions / run.elapsedMs) * 1000,
-            allowedShare: run.decisions > 0 ? run.allowed / run.decisions : NaN,
-            usecPerCall: stats && stats.calls > 0 ? stats.usec / stats.calls : NaN,
-            inFlight: n,
-          };
-          samples.push(sample);
-          const us = Number.isFinite(sample.usecPerCall)
-            ? `, ${sample.usecPerCall.toFixed(1)} µs/call in Redis`
-            : '';
-          log(
-            `  r${round} ${c.store} ${c.contender} ${c.algorithm} limit ${c.limit}: ` +
-              `${Math.round(sample.decisionsPerSec)} decisions/s, ${Math.round(sample.allowedShare * 100)}% allowed${us}`,
-          );
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          samples.push({ ...base, error: message });
-          log(
-            `  r${round} ${c.store} ${c.contender} ${c.algorithm} limit ${c.limit}: FAILED ${message}`,
-          );
-        }
+        const id = `${c.store} ${c.limit}`;
+        groups.set(id, [...(groups.get(id) ?? []), c]);
+      }
+      for (const group of groups.values()) {
+        samples.push(...(await runGroup(group, round)));
         for (const m of memoryStores.splice(0)) m.onModuleDestroy();
       }
     }
