@@ -37,7 +37,7 @@ export interface DecisionSample {
 }
 
 /**
- * A decision slower than this runs with `SLOW_IN_FLIGHT` in flight: Redis runs scripts one at a
+ * A decision slower than this (the fastest of three) runs with `SLOW_IN_FLIGHT` in flight: Redis runs scripts one at a
  * time, so more would not raise the rate, only make the run wait for a long queue to drain.
  */
 const SLOW_MS = 5;
@@ -316,9 +316,14 @@ export async function benchDecisions(
       running.push(r);
       try {
         let decide = await c.prepare(fill);
-        const t0 = performance.now();
-        await decide();
-        const slow = performance.now() - t0 > SLOW_MS;
+        // The fastest of three: one decision can be slow because the machine was busy, not the case.
+        let fastest = Infinity;
+        for (let i = 0; i < 3; i++) {
+          const t0 = performance.now();
+          await decide();
+          fastest = Math.min(fastest, performance.now() - t0);
+        }
+        const slow = fastest > SLOW_MS;
         sample.inFlight = slow ? SLOW_IN_FLIGHT : inFlight;
         // The first round warms the code up (JIT) before measuring, on the same kind of state.
         if (round === 1 && !slow) {

@@ -237,6 +237,13 @@ function problem(
   if (r.errors > 0 || r.timeouts > 0) issues.push(`${r.errors} errors, ${r.timeouts} timeouts`);
   // A limiter that silently admits on store errors would still answer 2xx: check where it decided.
   if (spec.store === 'redis' && scripts === 0) issues.push('no script ran on Redis');
+  else if (spec.store === 'redis' && scripts < 0.95 * r.requests) {
+    // Fewer scripts than requests: the rest were decided elsewhere (a breaker's fallback), not on Redis.
+    const share = Math.round((scripts / r.requests) * 100);
+    issues.push(
+      `only ${share}% of requests ran a script on Redis: the rest were decided elsewhere`,
+    );
+  }
   if (spec.store !== 'redis' && scripts > 0) issues.push(`${scripts} scripts ran on Redis`);
   if (issues.length === 0) return undefined;
   const said = app.stderr();
