@@ -211,9 +211,10 @@ function httpDetail(http: HttpReport, rounds: number): string {
     for (const [c, paths] of order) {
       for (const p of paths) {
         const x = cell(http.samples, a, c, p);
+        // The bare app runs once per path in a round: its round figure is the median of those.
         const perRound = Array.from({ length: rounds }, (_, i) => {
-          const s = x.all.find((r) => r.round === i + 1);
-          return s && !s.error ? int(s.reqPerSec) : 'failed';
+          const mine = x.ok.filter((r) => r.round === i + 1);
+          return mine.length > 0 ? int(median(mine.map((r) => r.reqPerSec))) : 'failed';
         }).join(' / ');
         const problems = x.failed.map((s) => `r${s.round}: ${s.error}`).join('; ');
         rows.push([
@@ -239,7 +240,7 @@ function httpDetail(http: HttpReport, rounds: number): string {
       'app',
       'path',
       'req/s (median)',
-      'req/s per round',
+      'req/s per round (bare: median of its runs in the round)',
       'vs bare (median of per-round ratios)',
       'p50 ms',
       'p99 ms',
