@@ -78,7 +78,7 @@ export function peerApp(name: PeerAppName, redisUrl: string): DynamicModule {
       ThrottlerModule.forRoot({
         throttlers,
         getTracker: tracker,
-        // Given a URL the storage owns its client, as its README shows.
+        // Given a URL the storage creates and owns its client.
         storage:
           name === 'throttler-redis' ? new ThrottlerStorageRedisService(redisUrl) : undefined,
       }),
