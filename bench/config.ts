@@ -1,52 +1,63 @@
-/** Durations and sizes of one run. `BENCH_QUICK=1` shrinks every case to about a second for development. */
+/** Durations and sizes of one run. `--quick` shrinks every case for a smoke run of about 2 minutes. */
 export interface BenchConfig {
   quick: boolean;
-  decisions: {
-    /** Decisions in flight at any time, for every case. */
-    concurrency: number;
-    /** Distinct keys, taken round-robin. */
-    keySpread: number;
-    /** Per-key limit: high enough that nothing is ever denied. */
-    limit: number;
-    windowMs: number;
-    warmupMs: number;
-    /** Rounds alternate the case order (A B C, then C B A): drift on a busy machine hits every case alike. */
-    rounds: number;
-    redisRoundMs: number;
-    memoryRoundMs: number;
-  };
+  /** Rounds of every group, each running its cases in the same order (ABCABCABC). */
+  rounds: number;
   http: {
     connections: number;
-    /** Seconds. */
+    /** Seconds of load on a freshly started app before its first measured path. */
+    startWarmupS: number;
+    /** Seconds of load before each measured path (after a path change). */
     warmupS: number;
     durationS: number;
+    /** Distinct API keys in the many-keys paths. */
+    manyKeys: number;
+  };
+  decisions: {
+    /** Decisions in flight from the one client. */
+    inFlight: number;
+    limits: number[];
+    /** The most entries a sliding-window log is filled with before measuring. */
+    maxFill: number;
+    redisMs: number;
+    memoryMs: number;
   };
   memory: {
-    keys: number;
+    /** Keys in the heap probe. */
+    heapKeys: number;
+    /** Keys averaged for `MEMORY USAGE`. */
+    redisKeys: number;
+  };
+  profile: {
+    durationS: number;
   };
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
-  const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
+export function loadConfig(argv: string[] = process.argv.slice(2)): BenchConfig {
+  const quick = argv.includes('--quick');
   return {
     quick,
-    decisions: {
-      concurrency: 64,
-      keySpread: 10_000,
-      limit: 10_000,
-      windowMs: 60_000,
-      warmupMs: quick ? 100 : 300,
-      rounds: 2,
-      redisRoundMs: quick ? 400 : 1_500,
-      memoryRoundMs: quick ? 300 : 1_000,
-    },
+    rounds: quick ? 1 : 3,
     http: {
       connections: 50,
-      warmupS: quick ? 0 : 2,
-      durationS: quick ? 1 : 5,
+      startWarmupS: quick ? 1 : 1.5,
+      warmupS: quick ? 0.3 : 0.5,
+      durationS: quick ? 1 : 2.5,
+      manyKeys: 10_000,
+    },
+    decisions: {
+      inFlight: 64,
+      limits: [10, 1_000, 100_000, 1_000_000_000],
+      maxFill: 100_000,
+      redisMs: quick ? 250 : 500,
+      memoryMs: quick ? 150 : 250,
     },
     memory: {
-      keys: 100_000,
+      heapKeys: quick ? 20_000 : 100_000,
+      redisKeys: 1_000,
+    },
+    profile: {
+      durationS: quick ? 3 : 6,
     },
   };
 }

@@ -1,37 +1,10 @@
-import { performance } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Redis, type Result } from 'ioredis';
 import { MemoryStore, RedisStore, type Algorithm, type RuleCall } from '@app/rate-limit';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RateLimiterUnion } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { BenchConfig } from './config.js';
-import { Histogram } from './support/histogram.js';
-
-/** Decides for the key at this index; resolves `false` on a denial. */
-type Op = (index: number) => Promise<boolean>;
-
-interface DecisionCase {
-  name: string;
-  /** The case this one is compared with. */
-  peer?: string;
-  /** Called before every round: fresh state, then the operation to drive. */
-  prepare(): Promise<Op>;
-}
-
-export interface DecisionResult {
-  name: string;
-  peer?: string;
-  decisions: number;
-  denied: number;
-  elapsedMs: number;
-  perSecond: number;
-  p50Us: number;
-  p99Us: number;
-  error?: string;
-}
-
-export interface DecisionsReport {
-  redis: DecisionResult[];
-  memory: DecisionResult[];
-}
+import { resetStats, scriptStats } from './support/redis-stats.js';
 
 export const ALGORITHMS: Algorithm[] = [
   'fixed-window',
@@ -42,217 +15,384 @@ export const ALGORITHMS: Algorithm[] = [
   'gcra',
 ];
 
-export const RLF_REDIS = 'rate-limiter-flexible RateLimiterRedis';
-export const RLF_UNION = 'rate-limiter-flexible RateLimiterUnion of 2 RateLimiterRedis';
-export const RLF_MEMORY = 'rate-limiter-flexible RateLimiterMemory';
+export type DecisionContender = 'ours' | 'rlf' | 'ceiling';
+export const WINDOW_MS = 60_000;
+
+export interface DecisionSample {
+  round: number;
+  store: 'redis' | 'memory';
+  contender: DecisionContender;
+  /** rate-limiter-flexible's Redis and memory limiters are fixed windows; the ceiling is a token bucket. */
+  algorithm: Algorithm;
+  limit: number;
+  /** Units (log: entries) in the window before measuring. */
+  fill: number;
+  decisionsPerSec: number;
+  allowedShare: number;
+  /** Redis µs per script run (`INFO commandstats`). */
+  usecPerCall: number;
+  /** Decisions kept in flight: fewer when one decision takes milliseconds (see `SLOW_MS`). */
+  inFlight: number;
+  error?: string;
+}
 
 /**
- * rate-limiter-flexible rejects a denial with a RateLimiterRes (a map of them for a union) and an
- * infrastructure failure with an Error.
+ * A decision slower than this (the fastest of three) runs with `SLOW_IN_FLIGHT` in flight: Redis runs scripts one at a
+ * time, so more would not raise the rate, only make the run wait for a long queue to drain.
  */
+const SLOW_MS = 5;
+const SLOW_IN_FLIGHT = 2;
+const WARMUP_MS = 100;
+/** Each case runs in this many slices, its group's cases in turn. */
+const SLICES = 5;
+
+/** Keeps one decision-maker busy on one key: resolves `true` when allowed. */
+type Decide = () => Promise<boolean>;
+
+interface DecisionCase {
+  store: 'redis' | 'memory';
+  contender: DecisionContender;
+  algorithm: Algorithm;
+  limit: number;
+  /** Fresh state filled to `fill`; answers the decision to measure. */
+  prepare(fill: number): Promise<Decide>;
+}
+
+const CEILING_LUA = readFileSync(
+  fileURLToPath(new URL('../../bench/ceiling-token-bucket.lua', import.meta.url)),
+  'utf8',
+);
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    benchCeilingTokenBucket(
+      key: string,
+      limit: number,
+      windowMs: number,
+      cost: number,
+    ): Result<number, Context>;
+  }
+}
+
+/** rate-limiter-flexible rejects a denial with a RateLimiterRes and a failure with an Error. */
 const rlfDenied = (reason: unknown): false => {
-  if (reason instanceof Error) throw reason;
-  if (reason instanceof RateLimiterRes || typeof reason === 'object') return false;
-  throw new Error(`unexpected rejection: ${String(reason)}`);
+  if (reason instanceof RateLimiterRes) return false;
+  throw reason instanceof Error ? reason : new Error(`unexpected rejection: ${String(reason)}`);
 };
 
 /**
- * Keeps `concurrency` decisions in flight until `ms` have passed. The deadline is checked per
- * decision, not by a timer: in-memory decisions resolve as microtasks and would starve one.
+ * `inFlight` decisions at any time until `ms` have passed, then waits for those in flight. The
+ * deadline is checked per decision: in-memory decisions resolve as microtasks and would starve a timer.
  */
-async function drive(op: Op, keys: number, concurrency: number, ms: number, histogram?: Histogram) {
-  let next = 0;
+async function drive(decide: Decide, inFlight: number, ms: number) {
   let decisions = 0;
-  let denied = 0;
+  let allowed = 0;
   const start = performance.now();
   const deadline = start + ms;
-  // The first failure stops every worker, so none keeps loading Redis during the next case.
   let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (failure === undefined) {
-      const t0 = performance.now();
-      if (t0 >= deadline) return;
-      let allowed: boolean;
+    while (failure === undefined && performance.now() < deadline) {
       try {
-        allowed = await op(next++ % keys);
+        if (await decide()) allowed++;
+        decisions++;
       } catch (error) {
         failure ??= { error };
-        return;
       }
-      histogram?.record((performance.now() - t0) * 1_000);
-      decisions++;
-      if (!allowed) denied++;
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: inFlight }, worker));
   if (failure) throw failure.error;
-  return { decisions, denied, elapsedMs: performance.now() - start };
+  return { decisions, allowed, elapsedMs: performance.now() - start };
 }
 
-async function runCases(
-  cases: DecisionCase[],
-  config: BenchConfig,
-  roundMs: number,
-  log: (line: string) => void,
-): Promise<DecisionResult[]> {
-  const { concurrency, keySpread, warmupMs, rounds } = config.decisions;
-  const fresh = () => ({ decisions: 0, denied: 0, elapsedMs: 0, histogram: new Histogram(), error: '' });
-  const totals = new Map(cases.map((c) => [c.name, fresh()]));
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? cases : [...cases].reverse();
-    for (const c of order) {
-      const total = totals.get(c.name)!;
-      if (total.error) continue;
-      try {
-        let op = await c.prepare();
-        if (round === 0) {
-          await drive(op, keySpread, concurrency, warmupMs);
-          op = await c.prepare();
-        }
-        const run = await drive(op, keySpread, concurrency, roundMs, total.histogram);
-        total.decisions += run.decisions;
-        total.denied += run.denied;
-        total.elapsedMs += run.elapsedMs;
-        const perSecond = Math.round((run.decisions / run.elapsedMs) * 1000);
-        log(`  round ${round + 1}/${rounds} ${c.name}: ${perSecond} decisions/s`);
-      } catch (error) {
-        total.error = error instanceof Error ? error.message : String(error);
-        log(`  ${c.name}: FAILED ${total.error}`);
-      }
+/** Runs `decide` `count` times, `inFlight` at a time. */
+export async function repeat(
+  count: number,
+  inFlight: number,
+  decide: () => Promise<unknown>,
+): Promise<void> {
+  let left = count;
+  const worker = async () => {
+    while (left > 0) {
+      left--;
+      await decide();
     }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
+}
+
+function call(key: string, algorithm: Algorithm, limit: number, cost = 1): RuleCall {
+  return { key, algorithm, limit, windowMs: WINDOW_MS, cost, enforce: true };
+}
+
+/**
+ * Fills a Redis sliding-window log with `fill` entries in a few `ZADD`s: one decision per entry
+ * would cost O(fill²) for a log that reads its whole window. The members follow the script's
+ * `<time>:<n>:<cost>` form, and the store's own answer is checked afterwards, so a changed format
+ * fails loudly instead of measuring an empty log.
+ */
+export async function fillRedisLog(client: Redis, key: string, fill: number): Promise<void> {
+  const [seconds, micros] = await client.time();
+  const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  // Spread over the last 10 s of the window: nothing expires while measuring.
+  const batch = 10_000;
+  for (let from = 0; from < fill; from += batch) {
+    const args: Array<string | number> = [];
+    for (let i = from; i < Math.min(fill, from + batch); i++) {
+      const at = now - 10_000 + Math.floor((i * 10_000) / fill);
+      args.push(at, `${at}:${i}:1`);
+    }
+    await client.zadd(key, ...args);
   }
-  return cases.map((c): DecisionResult => {
-    const t = totals.get(c.name)!;
-    return {
-      name: c.name,
-      peer: c.peer,
-      decisions: t.decisions,
-      denied: t.denied,
-      elapsedMs: t.elapsedMs,
-      perSecond: t.elapsedMs > 0 ? (t.decisions / t.elapsedMs) * 1000 : NaN,
-      p50Us: t.histogram.percentile(50),
-      p99Us: t.histogram.percentile(99),
-      error: t.error || undefined,
-    };
-  });
+  await client.pexpire(key, WINDOW_MS);
 }
 
-/** The same ids for every case; each store prefixes them its own way. */
-function ids(count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `user-${i}`);
+/** Our store's answer on `remaining` must show the fill, or the measurement would be of another state. */
+async function checkFill(
+  store: RedisStore | MemoryStore,
+  c: RuleCall,
+  fill: number,
+): Promise<void> {
+  const { outcomes } = await store.peek([c]);
+  const expected = Math.max(0, c.limit - fill);
+  // Buckets refill while they are filled: a little more remains than the fill left.
+  const slack = Math.max(2, Math.ceil(c.limit * 0.01));
+  if (outcomes[0].remaining < expected || outcomes[0].remaining > expected + slack) {
+    throw new Error(
+      `after filling ${fill} the store says ${outcomes[0].remaining} remain, not ${expected}`,
+    );
+  }
 }
 
-function ourCall(key: string, algorithm: Algorithm, config: BenchConfig): RuleCall {
-  const { limit, windowMs } = config.decisions;
-  return { key, algorithm, limit, windowMs, cost: 1, enforce: true };
+/** Adds `benchCeilingTokenBucket(key, limit, windowMs, cost)`, the minimal script, to a client. */
+export function defineCeiling(client: Redis): void {
+  client.defineCommand('benchCeilingTokenBucket', { numberOfKeys: 1, lua: CEILING_LUA });
 }
 
-/** Our store's keys, shaped as the guard shapes them (`<prefix>:<rule>:{<id>}`). */
-function ourKeys(rule: string, config: BenchConfig): string[] {
-  return ids(config.decisions.keySpread).map((id) => `rl:${rule}:{${id}}`);
+function cases(
+  limits: number[],
+  clients: { ours: Redis; rlf: Redis; ceiling: Redis },
+  memoryStores: MemoryStore[],
+) {
+  const ours = new RedisStore(clients.ours);
+  defineCeiling(clients.ceiling);
+  const list: DecisionCase[] = [];
+  for (const limit of limits) {
+    for (const algorithm of ALGORITHMS) {
+      const key = `rl:bench-${algorithm}-${limit}:{hot}`;
+      list.push({
+        store: 'redis',
+        contender: 'ours',
+        algorithm,
+        limit,
+        prepare: async (fill) => {
+          await ours.reset([key]);
+          if (algorithm === 'sliding-window-log') await fillRedisLog(clients.ours, key, fill);
+          else await ours.consume([call(key, algorithm, limit, fill)]);
+          await checkFill(ours, call(key, algorithm, limit), fill);
+          const c = call(key, algorithm, limit);
+          return async () => (await ours.consume([c])).outcomes[0].allowed;
+        },
+      });
+    }
+    list.push({
+      store: 'redis',
+      contender: 'rlf',
+      algorithm: 'fixed-window',
+      limit,
+      prepare: async (fill) => {
+        const rlf = new RateLimiterRedis({
+          storeClient: clients.rlf,
+          points: limit,
+          duration: WINDOW_MS / 1000,
+          keyPrefix: `rlf-${limit}`,
+        });
+        await rlf.delete('hot');
+        await rlf.consume('hot', fill);
+        return () => rlf.consume('hot').then(() => true, rlfDenied);
+      },
+    });
+    list.push({
+      store: 'redis',
+      contender: 'ceiling',
+      algorithm: 'token-bucket',
+      limit,
+      prepare: async (fill) => {
+        const key = `ceiling-${limit}:{hot}`;
+        await clients.ceiling.del(key);
+        await clients.ceiling.benchCeilingTokenBucket(key, limit, WINDOW_MS, fill);
+        return async () =>
+          (await clients.ceiling.benchCeilingTokenBucket(key, limit, WINDOW_MS, 1)) === 1;
+      },
+    });
+    for (const algorithm of ALGORITHMS) {
+      const key = `rl:bench-${algorithm}-${limit}:{hot}`;
+      list.push({
+        store: 'memory',
+        contender: 'ours',
+        algorithm,
+        limit,
+        prepare: async (fill) => {
+          const memory = new MemoryStore({ sweepIntervalMs: 0 });
+          memoryStores.push(memory);
+          // The log holds one entry per decision: filled one decision at a time, as traffic fills it.
+          if (algorithm === 'sliding-window-log') {
+            const one = call(key, algorithm, limit);
+            for (let i = 0; i < fill; i++) await memory.consume([one]);
+          } else {
+            await memory.consume([call(key, algorithm, limit, fill)]);
+          }
+          await checkFill(memory, call(key, algorithm, limit), fill);
+          const c = call(key, algorithm, limit);
+          return async () => (await memory.consume([c])).outcomes[0].allowed;
+        },
+      });
+    }
+    list.push({
+      store: 'memory',
+      contender: 'rlf',
+      algorithm: 'fixed-window',
+      limit,
+      prepare: async (fill) => {
+        const rlf = new RateLimiterMemory({
+          points: limit,
+          duration: WINDOW_MS / 1000,
+          keyPrefix: 'rlf',
+        });
+        await rlf.consume('hot', fill);
+        return () => rlf.consume('hot').then(() => true, rlfDenied);
+      },
+    });
+  }
+  return list;
 }
 
 export async function benchDecisions(
   redisUrl: string,
+  admin: Redis,
   config: BenchConfig,
   log: (line: string) => void,
-): Promise<DecisionsReport> {
-  const { limit, windowMs, keySpread } = config.decisions;
-  const durationS = windowMs / 1000;
-  const plainIds = ids(keySpread);
-  // One connection per contender, same (default) ioredis options, so neither shares the other's pipeline.
-  const admin = new Redis(redisUrl);
-  const ourClient = new Redis(redisUrl);
-  const rlfClient = new Redis(redisUrl);
-  await Promise.all([admin.ping(), ourClient.ping(), rlfClient.ping()]);
-  const flush = async () => {
-    await admin.flushdb();
+): Promise<DecisionSample[]> {
+  const { inFlight, limits, maxFill, redisMs, memoryMs } = config.decisions;
+  // One connection per contender, default ioredis options, so none shares another's pipeline.
+  const clients = {
+    ours: new Redis(redisUrl),
+    rlf: new Redis(redisUrl),
+    ceiling: new Redis(redisUrl),
+  };
+  const memoryStores: MemoryStore[] = [];
+  const samples: DecisionSample[] = [];
+  /**
+   * The cases of one store and limit, prepared together and then measured in turn, a slice at a
+   * time: a burst of load from elsewhere on the machine falls on every case alike, not on one.
+   */
+  const runGroup = async (group: DecisionCase[], round: number): Promise<DecisionSample[]> => {
+    interface Running {
+      c: DecisionCase;
+      sample: DecisionSample;
+      decide?: Decide;
+      decisions: number;
+      allowed: number;
+      elapsedMs: number;
+      calls: number;
+      usec: number;
+    }
+    const running: Running[] = [];
+    for (const c of group) {
+      const fill = Math.min(c.limit, maxFill);
+      const sample: DecisionSample = {
+        round,
+        store: c.store,
+        contender: c.contender,
+        algorithm: c.algorithm,
+        limit: c.limit,
+        fill,
+        decisionsPerSec: NaN,
+        allowedShare: NaN,
+        usecPerCall: NaN,
+        inFlight,
+      };
+      const r: Running = { c, sample, decisions: 0, allowed: 0, elapsedMs: 0, calls: 0, usec: 0 };
+      running.push(r);
+      try {
+        let decide = await c.prepare(fill);
+        // The fastest of three: one decision can be slow because the machine was busy, not the case.
+        let fastest = Infinity;
+        for (let i = 0; i < 3; i++) {
+          const t0 = performance.now();
+          await decide();
+          fastest = Math.min(fastest, performance.now() - t0);
+        }
+        const slow = fastest > SLOW_MS;
+        sample.inFlight = slow ? SLOW_IN_FLIGHT : inFlight;
+        // The first round warms the code up (JIT) before measuring, on the same kind of state.
+        if (round === 1 && !slow) {
+          await drive(decide, sample.inFlight, WARMUP_MS);
+          decide = await c.prepare(fill);
+        }
+        r.decide = decide;
+      } catch (error) {
+        sample.error = error instanceof Error ? error.message : String(error);
+      }
+    }
+    const sliceMs = (group[0].store === 'redis' ? redisMs : memoryMs) / SLICES;
+    for (let slice = 0; slice < SLICES; slice++) {
+      for (const r of running) {
+        if (!r.decide || r.sample.error) continue;
+        try {
+          if (r.c.store === 'redis') await resetStats(admin);
+          const run = await drive(r.decide, r.sample.inFlight, sliceMs);
+          r.decisions += run.decisions;
+          r.allowed += run.allowed;
+          r.elapsedMs += run.elapsedMs;
+          if (r.c.store === 'redis') {
+            const stats = await scriptStats(admin);
+            r.calls += stats.calls;
+            r.usec += stats.usec;
+          }
+        } catch (error) {
+          r.sample.error = error instanceof Error ? error.message : String(error);
+        }
+      }
+    }
+    for (const { c, sample, decisions, allowed, elapsedMs, calls, usec } of running) {
+      const label = `  r${round} ${c.store} ${c.contender} ${c.algorithm} limit ${c.limit}`;
+      if (sample.error) {
+        log(`${label}: FAILED ${sample.error}`);
+        continue;
+      }
+      sample.decisionsPerSec = (decisions / elapsedMs) * 1000;
+      sample.allowedShare = decisions > 0 ? allowed / decisions : NaN;
+      sample.usecPerCall = calls > 0 ? usec / calls : NaN;
+      const us = calls > 0 ? `, ${sample.usecPerCall.toFixed(1)} µs/call in Redis` : '';
+      log(
+        `${label}: ${Math.round(sample.decisionsPerSec)} decisions/s, ` +
+          `${Math.round(sample.allowedShare * 100)}% allowed${us}`,
+      );
+    }
+    return running.map((r) => r.sample);
   };
 
   try {
-    const store = new RedisStore(ourClient);
-    const redisCases: DecisionCase[] = ALGORITHMS.map((algorithm) => {
-      const keys = ourKeys(algorithm, config);
-      return {
-        name: `ours RedisStore ${algorithm}`,
-        peer: RLF_REDIS,
-        prepare: async () => {
-          await flush();
-          return async (i) => {
-            const result = await store.consume([ourCall(keys[i], algorithm, config)]);
-            return result.outcomes[0].allowed;
-          };
-        },
-      };
-    });
-    const fwKeys = ourKeys('two-a', config);
-    const tbKeys = ourKeys('two-b', config);
-    redisCases.push({
-      name: 'ours RedisStore 2 rules in one call (fixed-window + token-bucket)',
-      peer: RLF_UNION,
-      prepare: async () => {
-        await flush();
-        return async (i) => {
-          const result = await store.consume([
-            ourCall(fwKeys[i], 'fixed-window', config),
-            ourCall(tbKeys[i], 'token-bucket', config),
-          ]);
-          return result.outcomes.every((o) => o.allowed);
-        };
-      },
-    });
-    const rlfRedis = (keyPrefix: string) =>
-      new RateLimiterRedis({ storeClient: rlfClient, points: limit, duration: durationS, keyPrefix });
-    const rlf = rlfRedis('rlf');
-    redisCases.push({
-      name: RLF_REDIS,
-      prepare: async () => {
-        await flush();
-        return (i) => rlf.consume(plainIds[i]).then(() => true, rlfDenied);
-      },
-    });
-    const union = new RateLimiterUnion(rlfRedis('rlf-a'), rlfRedis('rlf-b'));
-    redisCases.push({
-      name: RLF_UNION,
-      prepare: async () => {
-        await flush();
-        return (i) => union.consume(plainIds[i]).then(() => true, rlfDenied);
-      },
-    });
-
-    log(`decisions on Redis: ${redisCases.length} cases`);
-    const redis = await runCases(redisCases, config, config.decisions.redisRoundMs, log);
-
-    const memoryStores: MemoryStore[] = [];
-    const memoryCases: DecisionCase[] = ALGORITHMS.map((algorithm) => {
-      const keys = ourKeys(algorithm, config);
-      return {
-        name: `ours MemoryStore ${algorithm}`,
-        peer: RLF_MEMORY,
-        prepare: async () => {
-          const memory = new MemoryStore();
-          memoryStores.push(memory);
-          return async (i) => {
-            const result = await memory.consume([ourCall(keys[i], algorithm, config)]);
-            return result.outcomes[0].allowed;
-          };
-        },
-      };
-    });
-    memoryCases.push({
-      name: RLF_MEMORY,
-      prepare: async () => {
-        const memory = new RateLimiterMemory({ points: limit, duration: durationS, keyPrefix: 'rlf' });
-        return (i) => memory.consume(plainIds[i]).then(() => true, rlfDenied);
-      },
-    });
-    log(`decisions in memory: ${memoryCases.length} cases`);
-    const memory = await runCases(memoryCases, config, config.decisions.memoryRoundMs, log);
-    for (const m of memoryStores) m.onModuleDestroy();
-    return { redis, memory };
+    await Promise.all(Object.values(clients).map((c) => c.ping()));
+    const list = cases(limits, clients, memoryStores);
+    log(
+      `decisions: ${config.rounds} round(s) x ${list.length} cases, ${inFlight} in flight, one key`,
+    );
+    for (let round = 1; round <= config.rounds; round++) {
+      await admin.flushdb();
+      const groups = new Map<string, DecisionCase[]>();
+      for (const c of list) {
+        const id = `${c.store} ${c.limit}`;
+        groups.set(id, [...(groups.get(id) ?? []), c]);
+      }
+      for (const group of groups.values()) {
+        samples.push(...(await runGroup(group, round)));
+        for (const m of memoryStores.splice(0)) m.onModuleDestroy();
+      }
+    }
   } finally {
-    admin.disconnect();
-    ourClient.disconnect();
-    rlfClient.disconnect();
+    for (const c of Object.values(clients)) c.disconnect();
   }
+  return samples;
 }

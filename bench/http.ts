@@ -1,156 +1,384 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import autocannon, { type Result } from 'autocannon';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { BenchConfig } from './config.js';
-import type { HttpAdapterName, HttpAppName } from './http/apps.js';
+import {
+  DemoProcess,
+  HOT_KEY,
+  manyKeys,
+  PeerProcess,
+  type AdapterName,
+  type AppProcess,
+  type RouteLimits,
+} from './http/app-process.js';
+import type { LoadJob, LoadResult } from './http/generator.js';
+import { LoadGenerator } from './http/load.js';
+import { machineBusySeconds, processCpuSeconds } from './support/cpu.js';
+import { redisCpuSeconds, resetStats, scriptStats } from './support/redis-stats.js';
 
-export interface HttpResult {
-  adapter: HttpAdapterName;
-  app: HttpAppName;
+export const ADAPTERS: AdapterName[] = ['express', 'fastify'];
+
+export type Contender =
+  'bare' | 'ours-redis' | 'ours-memory' | 'throttler-memory' | 'throttler-redis';
+
+export const CONTENDER_LABELS: Record<Contender, string> = {
+  bare: 'bare NestJS app (no limiter)',
+  'ours-redis': 'ours: the demo app, Redis',
+  'ours-memory': 'ours: the demo app, memory store',
+  'throttler-memory': '@nestjs/throttler, in-memory storage',
+  'throttler-redis': '@nestjs/throttler + @nest-lab/throttler-storage-redis',
+};
+
+export type PathName =
+  'bare-hot' | 'bare-many' | 'allowed' | 'allowed-many' | 'memory' | 'denied' | 'log';
+
+interface PathSpec {
+  label: string;
+  route: 'premium' | 'public';
+  keys: 'hot' | 'many';
+  limits: RouteLimits;
+  expect: '2xx' | '4xx';
+  /** Where the limiter's state lives on this path; `none` for the bare app. */
+  store: 'redis' | 'memory' | 'none';
+}
+
+const BIG = 1_000_000_000;
+
+export const PATHS: Record<PathName, PathSpec> = {
+  'bare-hot': {
+    label: 'no limiter, one key',
+    route: 'premium',
+    keys: 'hot',
+    limits: {},
+    expect: '2xx',
+    store: 'none',
+  },
+  'bare-many': {
+    label: 'no limiter, many keys',
+    route: 'premium',
+    keys: 'many',
+    limits: {},
+    expect: '2xx',
+    store: 'none',
+  },
+  allowed: {
+    label: 'token bucket on Redis (`/api/premium`, demo-pro), limit 1e9',
+    route: 'premium',
+    keys: 'hot',
+    limits: { premium: BIG },
+    expect: '2xx',
+    store: 'redis',
+  },
+  'allowed-many': {
+    label: 'token bucket on Redis (`/api/premium`), 10,000 API keys',
+    route: 'premium',
+    keys: 'many',
+    limits: { premium: BIG },
+    expect: '2xx',
+    store: 'redis',
+  },
+  memory: {
+    label: 'memory store (same route)',
+    route: 'premium',
+    keys: 'hot',
+    limits: { premium: BIG },
+    expect: '2xx',
+    store: 'memory',
+  },
+  denied: {
+    label: 'every request denied (Redis, limit 1 exhausted)',
+    route: 'premium',
+    keys: 'hot',
+    limits: { premium: 1 },
+    expect: '4xx',
+    store: 'redis',
+  },
+  log: {
+    label: 'sliding log on Redis at limit 1e9 (`/api/public`)',
+    route: 'public',
+    keys: 'hot',
+    limits: { public: BIG },
+    expect: '2xx',
+    store: 'redis',
+  },
+};
+
+const CONTENDERS: Contender[] = [
+  'bare',
+  'ours-redis',
+  'ours-memory',
+  'throttler-memory',
+  'throttler-redis',
+];
+
+/**
+ * Within a round every app runs at once (idle between its turns) and each limited path is measured
+ * right after the bare app, so a ratio's two figures are seconds apart on a machine whose load
+ * changes. Denial last: it blocks the key.
+ */
+const GROUPS: Array<{ bare: PathName; runs: Array<[Contender, PathName]> }> = [
+  {
+    bare: 'bare-hot',
+    runs: [
+      ['ours-redis', 'allowed'],
+      ['throttler-redis', 'allowed'],
+    ],
+  },
+  {
+    bare: 'bare-many',
+    runs: [
+      ['ours-redis', 'allowed-many'],
+      ['throttler-redis', 'allowed-many'],
+    ],
+  },
+  {
+    bare: 'bare-hot',
+    runs: [
+      ['ours-memory', 'memory'],
+      ['throttler-memory', 'memory'],
+    ],
+  },
+  {
+    bare: 'bare-hot',
+    runs: [
+      ['ours-redis', 'log'],
+      ['throttler-redis', 'log'],
+    ],
+  },
+  {
+    bare: 'bare-hot',
+    runs: [
+      ['ours-redis', 'denied'],
+      ['throttler-redis', 'denied'],
+    ],
+  },
+];
+
+export interface HttpSample {
+  round: number;
+  /** The limited path this measurement belongs to (for the bare app: the one it is the baseline of). */
+  group: PathName;
+  adapter: AdapterName;
+  contender: Contender;
+  path: PathName;
   reqPerSec: number;
   p50Ms: number;
   p99Ms: number;
   requests: number;
-  non2xx: number;
+  statuses: Record<string, number>;
   errors: number;
-  timeouts: number;
+  /** CPU used over wall time (1 = one core) by the load generator, the app and redis-server. */
+  generatorCpu: number;
+  appCpu: number;
+  redisCpu: number;
+  /** CPU the rest of the machine took meanwhile (other processes, cores in use beyond ours). */
+  otherCpu: number;
+  /** Script runs per request and Redis µs per script run (`INFO commandstats`). */
+  scriptsPerRequest: number;
+  usecPerScript: number;
+  /** Ratio to the bare app of the same round and adapter, with the same keys. */
+  vsBare: number;
   error?: string;
 }
 
-/** Express: every contender. Fastify: ours against the bare app. */
-export const HTTP_CASES: ReadonlyArray<readonly [HttpAdapterName, HttpAppName]> = [
-  ['express', 'bare'],
-  ['express', 'throttler-memory'],
-  ['express', 'throttler-memory-ttl1s'],
-  ['express', 'throttler-redis'],
-  ['express', 'ours-memory'],
-  ['express', 'ours-redis'],
-  ['fastify', 'bare'],
-  ['fastify', 'ours-memory'],
-  ['fastify', 'ours-redis'],
-];
-
-export const APP_LABELS: Record<HttpAppName, string> = {
-  bare: 'bare (no limiter)',
-  'throttler-memory': '@nestjs/throttler, in-memory storage',
-  'throttler-memory-ttl1s': '@nestjs/throttler, in-memory storage, ttl 1 s',
-  'throttler-redis': '@nestjs/throttler + @nest-lab/throttler-storage-redis',
-  'ours-memory': 'ours, MemoryStore',
-  'ours-redis': 'ours, RedisStore',
-};
-
-const SERVER = fileURLToPath(new URL('./http/server.js', import.meta.url));
-
-interface Server {
-  child: ChildProcess;
-  port: number;
-  stderr: () => string;
+export interface HttpReport {
+  samples: HttpSample[];
 }
 
-async function startServer(app: HttpAppName, adapter: HttpAdapterName, redisUrl: string): Promise<Server> {
-  const child = fork(SERVER, [app, adapter], {
-    env: { ...process.env, BENCH_REDIS_URL: redisUrl },
-    execArgv: [],
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-  });
-  // Kept short: a peer failing on every request would otherwise log megabytes.
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    if (stderr.length < 2_000) stderr += chunk.toString();
-  });
-  const message = await new Promise<{ port?: number; error?: string }>((resolve) => {
-    const timer = setTimeout(() => resolve({ error: 'the app did not start within 30 s' }), 30_000);
-    child.once('message', (m) => {
-      clearTimeout(timer);
-      resolve(m as { port?: number; error?: string });
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ error: `the app exited with code ${code}: ${stderr.trim().split('\n')[0] ?? ''}` });
-    });
-  });
-  if (message.port === undefined) {
-    await stopServer(child);
-    throw new Error(message.error ?? 'the app did not report a port');
+export async function startContender(
+  contender: Contender,
+  adapter: AdapterName,
+  redisUrl: string,
+  config: BenchConfig,
+  execArgv: string[] = [],
+): Promise<AppProcess> {
+  const count = config.http.manyKeys;
+  switch (contender) {
+    case 'ours-redis':
+      return DemoProcess.start({ adapter, redisUrl, manyKeys: count, execArgv });
+    case 'ours-memory':
+      return DemoProcess.start({ adapter, manyKeys: count, execArgv });
+    default:
+      return PeerProcess.start(contender, adapter, redisUrl, count);
   }
-  return { child, port: message.port, stderr: () => stderr };
 }
 
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  if (child.connected) child.send('close');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
+export function loadJob(
+  app: AppProcess,
+  path: PathName,
+  durationS: number,
+  config: BenchConfig,
+): LoadJob {
+  const spec = PATHS[path];
+  const job: LoadJob = {
+    url: `${app.baseUrl}/api/${spec.route}`,
+    connections: config.http.connections,
+    durationS,
+    headers: spec.route === 'premium' ? { 'x-api-key': HOT_KEY } : {},
+  };
+  if (spec.keys === 'many')
+    job.rotate = { header: 'x-api-key', values: manyKeys(config.http.manyKeys) };
+  return job;
 }
 
-function load(port: number, connections: number, durationS: number): PromiseLike<Result> {
-  const url = `http://127.0.0.1:${port}/ping`;
-  return autocannon({ url, connections, duration: durationS, pipelining: 1 });
+/** What went wrong with a measurement that still ran, or undefined. */
+function problem(
+  spec: PathSpec,
+  r: LoadResult,
+  scripts: number,
+  app: AppProcess,
+): string | undefined {
+  const issues: string[] = [];
+  const expected = r.statuses[spec.expect] ?? 0;
+  if (expected !== r.requests) {
+    const got = Object.entries(r.statuses)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ');
+    issues.push(`expected every response ${spec.expect}, got ${got || 'none'}`);
+  }
+  if (r.errors > 0 || r.timeouts > 0) issues.push(`${r.errors} errors, ${r.timeouts} timeouts`);
+  // A limiter that silently admits on store errors would still answer 2xx: check where it decided.
+  if (spec.store === 'redis' && scripts === 0) issues.push('no script ran on Redis');
+  else if (spec.store === 'redis' && scripts < 0.95 * r.requests) {
+    // Fewer scripts than requests: the rest were decided elsewhere (a breaker's fallback), not on Redis.
+    const share = Math.round((scripts / r.requests) * 100);
+    issues.push(
+      `only ${share}% of requests ran a script on Redis: the rest were decided elsewhere`,
+    );
+  }
+  if (spec.store !== 'redis' && scripts > 0) issues.push(`${scripts} scripts ran on Redis`);
+  if (issues.length === 0) return undefined;
+  const said = app.stderr();
+  return issues.join('; ') + (said ? `; app said: ${said}` : '');
 }
 
 export async function benchHttp(
   redisUrl: string,
+  admin: Redis,
   config: BenchConfig,
   log: (line: string) => void,
-): Promise<HttpResult[]> {
-  const { connections, warmupS, durationS } = config.http;
-  const admin = new Redis(redisUrl);
-  const results: HttpResult[] = [];
-  log(`HTTP: ${HTTP_CASES.length} cases, ${connections} connections, ${durationS} s each`);
+): Promise<HttpReport> {
+  const { rounds } = config;
+  const { startWarmupS, warmupS, durationS, connections } = config.http;
+  const generator = LoadGenerator.start();
+  const samples: HttpSample[] = [];
+  const perRound = GROUPS.reduce((n, g) => n + 1 + g.runs.length, 0);
+  log(
+    `HTTP: ${rounds} round(s) x ${ADAPTERS.length} adapters x ${perRound} measurements, ` +
+      `${connections} connections, ${durationS} s each`,
+  );
+
+  const measure = async (app: AppProcess, base: HttpSample, warmS: number): Promise<HttpSample> => {
+    const spec = PATHS[base.path];
+    if (Object.keys(spec.limits).length > 0) await app.configure(spec.limits);
+    await generator.run(loadJob(app, base.path, warmS, config));
+    await resetStats(admin);
+    const appCpu0 = processCpuSeconds(app.pid);
+    const redisCpu0 = await redisCpuSeconds(admin);
+    const machine0 = machineBusySeconds();
+    const t0 = performance.now();
+    const r = await generator.run(loadJob(app, base.path, durationS, config));
+    const wallS = (performance.now() - t0) / 1000;
+    const appCpu = (processCpuSeconds(app.pid) - appCpu0) / wallS;
+    const machineCpu = (machineBusySeconds() - machine0) / wallS;
+    const redisCpu = ((await redisCpuSeconds(admin)) - redisCpu0) / wallS;
+    const scripts = await scriptStats(admin);
+    return {
+      ...base,
+      reqPerSec: r.requests / r.durationS,
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      requests: r.requests,
+      statuses: r.statuses,
+      errors: r.errors,
+      generatorCpu: r.cpuShare,
+      appCpu,
+      redisCpu,
+      otherCpu: machineCpu - r.cpuShare - appCpu - redisCpu,
+      scriptsPerRequest: r.requests > 0 ? scripts.calls / r.requests : NaN,
+      usecPerScript: scripts.calls > 0 ? scripts.usec / scripts.calls : NaN,
+      error: problem(spec, r, scripts.calls, app),
+    };
+  };
+
   try {
-    for (const [adapter, app] of HTTP_CASES) {
-      await admin.flushdb();
-      const base: HttpResult = {
-        adapter,
-        app,
-        reqPerSec: NaN,
-        p50Ms: NaN,
-        p99Ms: NaN,
-        requests: 0,
-        non2xx: 0,
-        errors: 0,
-        timeouts: 0,
-      };
-      let server: Server | undefined;
-      try {
-        server = await startServer(app, adapter, redisUrl);
-        if (warmupS > 0) await load(server.port, connections, warmupS);
-        const r = await load(server.port, connections, durationS);
-        const result: HttpResult = {
-          ...base,
-          reqPerSec: r.requests.total / r.duration,
-          p50Ms: r.latency.p50,
-          p99Ms: r.latency.p99,
-          requests: r.requests.total,
-          non2xx: r.non2xx,
-          errors: r.errors,
-          timeouts: r.timeouts,
-        };
-        // A limiter that silently admits on store errors would still answer 200: check it wrote to Redis.
-        if (app.endsWith('-redis') && (await admin.dbsize()) === 0) {
-          result.error = 'nothing was written to Redis';
+    for (let round = 1; round <= rounds; round++) {
+      for (const adapter of ADAPTERS) {
+        await admin.flushdb();
+        const apps = new Map<Contender, AppProcess>();
+        const startErrors = new Map<Contender, string>();
+        const warmed = new Set<Contender>();
+        try {
+          for (const contender of CONTENDERS) {
+            try {
+              apps.set(contender, await startContender(contender, adapter, redisUrl, config));
+            } catch (error) {
+              startErrors.set(contender, error instanceof Error ? error.message : String(error));
+            }
+          }
+          for (const { bare, runs } of GROUPS) {
+            const group = runs[0][1];
+            for (const [contender, path] of [['bare', bare], ...runs] as Array<
+              [Contender, PathName]
+            >) {
+              const base: HttpSample = {
+                round,
+                group,
+                adapter,
+                contender,
+                path,
+                reqPerSec: NaN,
+                p50Ms: NaN,
+                p99Ms: NaN,
+                requests: 0,
+                statuses: {},
+                errors: 0,
+                generatorCpu: NaN,
+                appCpu: NaN,
+                redisCpu: NaN,
+                otherCpu: NaN,
+                scriptsPerRequest: NaN,
+                usecPerScript: NaN,
+                vsBare: NaN,
+              };
+              const label = `r${round} ${adapter} ${contender} ${path}`;
+              const app = apps.get(contender);
+              let sample: HttpSample;
+              try {
+                if (!app) throw new Error(startErrors.get(contender));
+                sample = await measure(app, base, warmed.has(contender) ? warmupS : startWarmupS);
+                warmed.add(contender);
+              } catch (error) {
+                sample = { ...base, error: error instanceof Error ? error.message : String(error) };
+              }
+              samples.push(sample);
+              if (Number.isNaN(sample.reqPerSec)) {
+                log(`  ${label}: FAILED ${sample.error}`);
+                continue;
+              }
+              const cpu =
+                `cpu gen ${sample.generatorCpu.toFixed(2)} app ${sample.appCpu.toFixed(2)} ` +
+                `redis ${sample.redisCpu.toFixed(2)} others ${sample.otherCpu.toFixed(2)}`;
+              const note = sample.error ? ` (${sample.error})` : '';
+              log(`  ${label}: ${Math.round(sample.reqPerSec)} req/s, ${cpu}${note}`);
+            }
+          }
+        } finally {
+          for (const app of apps.values()) await app.stop();
         }
-        if (r.non2xx > 0 || r.errors > 0) {
-          const firstLine = server.stderr().trim().split('\n')[0];
-          const said = firstLine ? `; server said: ${firstLine}` : '';
-          result.error = `${r.non2xx} non-2xx, ${r.errors} errors${said}`;
-        }
-        results.push(result);
-        const problem = result.error ? ` (${result.error})` : '';
-        log(`  ${adapter} ${app}: ${Math.round(result.reqPerSec)} req/s, p99 ${result.p99Ms} ms${problem}`);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        results.push({ ...base, error: message });
-        log(`  ${adapter} ${app}: FAILED ${message}`);
-      } finally {
-        if (server) await stopServer(server.child);
       }
     }
   } finally {
-    admin.disconnect();
+    await generator.stop();
   }
-  return results;
+  for (const s of samples) {
+    const bare = samples.find(
+      (b) =>
+        b.round === s.round &&
+        b.adapter === s.adapter &&
+        b.group === s.group &&
+        b.contender === 'bare' &&
+        !b.error,
+    );
+    s.vsBare = bare && !s.error ? s.reqPerSec / bare.reqPerSec : NaN;
+  }
+  return { samples };
 }

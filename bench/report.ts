@@ -1,8 +1,18 @@
 import type { BenchConfig } from './config.js';
-import { RLF_MEMORY, RLF_REDIS, RLF_UNION, type DecisionResult, type DecisionsReport } from './decisions.js';
-import { APP_LABELS, type HttpResult } from './http.js';
-import type { MemoryResult } from './memory.js';
+import { ALGORITHMS, type DecisionSample } from './decisions.js';
+import {
+  ADAPTERS,
+  CONTENDER_LABELS,
+  PATHS,
+  type Contender,
+  type HttpReport,
+  type HttpSample,
+  type PathName,
+} from './http.js';
+import type { MemoryReport } from './memory.js';
+import type { ProfileResult } from './profile.js';
 import type { MachineInfo } from './support/machine.js';
+import { median } from './support/stats.js';
 
 export interface RunInfo {
   startedAt: Date;
@@ -13,287 +23,534 @@ export interface RunInfo {
   redis: string;
   revision: string;
   packages: Record<string, string>;
-  benchScript: string;
+  scripts: Record<string, string>;
+  argv: string[];
   config: BenchConfig;
 }
 
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const fixed = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const ratio = (a: number, b: number) =>
-  Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a';
+const times = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a');
+const pct = (n: number) => (Number.isFinite(n) ? `${(n * 100).toFixed(1)}%` : 'n/a');
 const row = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
 
 function table(header: string[], rows: Array<Array<string | number>>): string {
   return [row(header), row(header.map(() => '---')), ...rows.map(row)].join('\n');
 }
 
-function decisionTable(results: DecisionResult[]): string {
-  const byName = new Map(results.map((r) => [r.name, r]));
-  return table(
-    ['case', 'decisions/s', 'p50 (µs)', 'p99 (µs)', 'denied', 'throughput vs peer', 'p99 vs peer', 'peer'],
-    results.map((r) => {
-      const peer = r.peer ? byName.get(r.peer) : undefined;
-      if (r.error) return [r.name, 'failed', '', '', '', '', '', r.error];
-      return [
-        r.name,
-        int(r.perSecond),
-        int(r.p50Us),
-        int(r.p99Us),
-        int(r.denied),
-        peer ? ratio(r.perSecond, peer.perSecond) : '',
-        peer ? ratio(r.p99Us, peer.p99Us) : '',
-        peer ? peer.name : '(peer)',
-      ];
-    }),
+const limitLabel = (limit: number) => (limit >= 1e9 ? '1e9' : limit.toLocaleString('en-US'));
+
+/** Peer of ours on each limited path: the throttler on the same kind of storage. */
+const PEER: Partial<Record<PathName, Contender>> = {
+  allowed: 'throttler-redis',
+  'allowed-many': 'throttler-redis',
+  denied: 'throttler-redis',
+  log: 'throttler-redis',
+  memory: 'throttler-memory',
+};
+const OURS: Partial<Record<PathName, Contender>> = {
+  allowed: 'ours-redis',
+  'allowed-many': 'ours-redis',
+  denied: 'ours-redis',
+  log: 'ours-redis',
+  memory: 'ours-memory',
+};
+const LIMITED_PATHS: PathName[] = ['allowed', 'allowed-many', 'memory', 'denied', 'log'];
+
+function cell(
+  samples: HttpSample[],
+  adapter: string,
+  contender: Contender | undefined,
+  path: PathName,
+) {
+  const mine = samples.filter(
+    (s) => s.adapter === adapter && s.contender === contender && s.path === path,
   );
+  const ok = mine.filter((s) => !s.error);
+  const pick = (f: (s: HttpSample) => number) => median(ok.map(f));
+  return {
+    all: mine,
+    ok,
+    failed: mine.filter((s) => s.error),
+    reqPerSec: pick((s) => s.reqPerSec),
+    vsBare: pick((s) => s.vsBare),
+    p50: pick((s) => s.p50Ms),
+    p99: pick((s) => s.p99Ms),
+    gen: pick((s) => s.generatorCpu),
+    app: pick((s) => s.appCpu),
+    redis: pick((s) => s.redisCpu),
+    other: pick((s) => s.otherCpu),
+    scripts: pick((s) => s.scriptsPerRequest),
+    usec: pick((s) => s.usecPerScript),
+  };
 }
 
-const THROTTLER_PEER: Partial<Record<HttpResult['app'], HttpResult['app']>> = {
-  'ours-memory': 'throttler-memory',
-  'ours-redis': 'throttler-redis',
-};
+function ratioTable(http: HttpReport): string {
+  const header = ['path (peer: @nestjs/throttler on the same kind of storage)'];
+  for (const a of ADAPTERS) header.push(`${cap(a)}: ours`, `${cap(a)}: throttler`);
+  const rows = LIMITED_PATHS.map((path) => {
+    const peer =
+      PEER[path] === 'throttler-memory' ? 'in-memory storage' : '+ nest-lab Redis storage';
+    const cells: string[] = [`${PATHS[path].label} (throttler ${peer})`];
+    for (const a of ADAPTERS) {
+      for (const c of [OURS[path], PEER[path]]) {
+        const x = cell(http.samples, a, c, path);
+        cells.push(x.ok.length === 0 ? (x.failed.length > 0 ? 'failed' : '–') : fixed(x.vsBare, 2));
+      }
+    }
+    return cells;
+  });
+  const bare: string[] = ['bare app req/s (one key / 10,000 keys)'];
+  for (const a of ADAPTERS) {
+    const hot = cell(http.samples, a, 'bare', 'bare-hot').reqPerSec;
+    const many = cell(http.samples, a, 'bare', 'bare-many').reqPerSec;
+    bare.push(`${int(hot)} / ${int(many)}`, '');
+  }
+  return table(header, [...rows, bare]);
+}
 
-function httpTable(results: HttpResult[]): string {
-  const find = (adapter: string, app: string) =>
-    results.find((r) => r.adapter === adapter && r.app === app && !r.error);
+const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
+
+/** Whether the load generator, not the app, could have set the pace. */
+function generatorCheck(http: HttpReport, cores: number): { lines: string[]; ok: boolean } {
+  const lines: string[] = [];
+  let ok = true;
+  const valid = http.samples.filter((s) => !s.error);
+  const maxGen = Math.max(...valid.map((s) => s.generatorCpu));
+  const saturated = valid.filter((s) => s.generatorCpu >= 0.9);
+  lines.push(
+    `- Load generator CPU (its own process, 1.00 = one core): median ${fixed(median(valid.map((s) => s.generatorCpu)), 2)}, ` +
+      `highest ${fixed(maxGen, 2)}. App CPU: median ${fixed(median(valid.map((s) => s.appCpu)), 2)}. ` +
+      `Other processes on the machine: median ${fixed(median(valid.map((s) => s.otherCpu)), 2)} of its ` +
+      `${cores} cores.`,
+  );
+  const contended = valid.filter((s) => s.otherCpu >= 0.5);
+  if (contended.length > 0) {
+    ok = false;
+    lines.push(
+      `- **Other processes took half a core or more in ${contended.length} of ${valid.length} measurements:** ` +
+        'there the app, the generator and Redis queued for the CPU, and figures are lower and noisier than the code alone makes them.',
+    );
+  }
+  const generatorOk = saturated.length === 0;
+  if (!generatorOk) {
+    ok = false;
+    const which = saturated
+      .map((s) => `r${s.round} ${s.adapter} ${s.contender} ${s.path}`)
+      .join(', ');
+    lines.push(
+      `- **The load generator used ≥ 0.9 of a core in ${saturated.length} measurement(s)** (${which}): those may be its limit, not the app's.`,
+    );
+  }
+  for (const a of ADAPTERS) {
+    for (const keys of ['hot', 'many'] as const) {
+      const bare = cell(http.samples, a, 'bare', keys === 'hot' ? 'bare-hot' : 'bare-many');
+      const limited = http.samples.filter(
+        (s) => s.adapter === a && s.contender !== 'bare' && !s.error && PATHS[s.path].keys === keys,
+      );
+      const fastest = Math.max(
+        ...LIMITED_PATHS.flatMap((p) =>
+          [OURS[p], PEER[p]].map((c) => cell(limited, a, c, p).reqPerSec),
+        ).filter(Number.isFinite),
+      );
+      const margin = bare.reqPerSec / fastest;
+      const clear = margin >= 1.1;
+      let why = '';
+      if (!clear) {
+        // Close to bare: either the limiters cost little next to the adapter, or something else capped all.
+        const gen = Math.max(...bare.ok.map((s) => s.generatorCpu));
+        const appCpu = bare.app;
+        if (gen < 0.9 && appCpu >= 0.8) {
+          why =
+            ` — not clearly above, but the generator used at most ${fixed(gen, 2)} of a core and the bare app ` +
+            `${fixed(appCpu, 2)}: the app set the pace, and the limiters cost little next to this adapter's own work`;
+        } else {
+          ok = false;
+          why =
+            ` — **not clearly above, and the bare app used only ${fixed(appCpu, 2)} of a core (generator up to ` +
+            `${fixed(gen, 2)}): something else capped these figures, the machine or the generator**`;
+        }
+      }
+      lines.push(
+        `- ${cap(a)}, ${keys === 'hot' ? 'one key' : '10,000 keys'}: bare ${int(bare.reqPerSec)} req/s, ` +
+          `fastest limited app ${int(fastest)} req/s (bare ${times(margin)} of it)${why}.`,
+      );
+    }
+  }
+  lines.push(
+    generatorOk
+      ? '- Verdict: the load generator was not the bottleneck (below 0.9 of a core throughout).'
+      : '- Verdict: **the load generator may have been the bottleneck in the measurements named above.**',
+  );
+  if (!ok) lines.push('- **See the bold lines above: some figures may be capped by the machine.**');
+  return { lines, ok };
+}
+
+/** Other processes on a shared machine take CPU from every contender, unevenly: say so. */
+function busy(run: RunInfo): string[] {
+  const loads = [run.machine.loadAvg, run.loadAtEnd].map((l) => Number(l.split(' / ')[0]));
+  const peak = Math.max(...loads);
+  if (!(peak > run.machine.cores * 0.75)) return [];
+  return [
+    `- **The machine was busy: 1-minute load ${loads.map((l) => l.toFixed(2)).join(' before, ')} after, on ${run.machine.cores} cores.**`,
+    '  Other processes took CPU from every contender; the rounds alternate so that each contender meets it alike, but',
+    '  absolute req/s are low and single ratios noisy. Rerun on a quiet machine before drawing fine conclusions.',
+  ];
+}
+
+function httpDetail(http: HttpReport, rounds: number): string {
+  const order: Array<[Contender, PathName[]]> = [
+    ['bare', ['bare-hot', 'bare-many']],
+    ['ours-redis', ['allowed', 'allowed-many', 'log', 'denied']],
+    ['throttler-redis', ['allowed', 'allowed-many', 'log', 'denied']],
+    ['ours-memory', ['memory']],
+    ['throttler-memory', ['memory']],
+  ];
+  const rows: Array<Array<string | number>> = [];
+  for (const a of ADAPTERS) {
+    for (const [c, paths] of order) {
+      for (const p of paths) {
+        const x = cell(http.samples, a, c, p);
+        // The bare app runs once per path in a round: its round figure is the median of those.
+        const perRound = Array.from({ length: rounds }, (_, i) => {
+          const mine = x.ok.filter((r) => r.round === i + 1);
+          return mine.length > 0 ? int(median(mine.map((r) => r.reqPerSec))) : 'failed';
+        }).join(' / ');
+        const problems = x.failed.map((s) => `r${s.round}: ${s.error}`).join('; ');
+        rows.push([
+          a,
+          CONTENDER_LABELS[c],
+          p,
+          int(x.reqPerSec),
+          perRound,
+          c === 'bare' ? '' : fixed(x.vsBare, 2),
+          fixed(x.p50, 0),
+          fixed(x.p99, 0),
+          `${fixed(x.gen, 2)} / ${fixed(x.app, 2)} / ${fixed(x.redis, 2)} / ${fixed(x.other, 2)}`,
+          fixed(x.scripts, 2),
+          fixed(x.usec, 1),
+          problems ? `**${problems}**` : '',
+        ]);
+      }
+    }
+  }
   return table(
     [
       'adapter',
       'app',
-      'req/s',
-      'p50 (ms)',
-      'p99 (ms)',
-      'non-2xx / errors',
-      'req/s vs bare',
-      'req/s vs throttler peer',
-      'p99 vs throttler peer',
+      'path',
+      'req/s (median)',
+      'req/s per round (bare: median of its runs in the round)',
+      'vs bare (median of per-round ratios)',
+      'p50 ms',
+      'p99 ms',
+      'CPU: generator / app / redis / other processes',
+      'scripts per request',
+      'Redis µs per script',
+      'problems',
     ],
-    results.map((r) => {
-      if (Number.isNaN(r.reqPerSec)) {
-        return [r.adapter, APP_LABELS[r.app], 'failed', '', '', `**${r.error}**`, '', '', ''];
-      }
-      const bare = r.app === 'bare' ? undefined : find(r.adapter, 'bare');
-      const peerApp = THROTTLER_PEER[r.app];
-      const peer = peerApp ? find(r.adapter, peerApp) : undefined;
-      return [
-        r.adapter,
-        APP_LABELS[r.app],
-        int(r.reqPerSec),
-        fixed(r.p50Ms, 0),
-        fixed(r.p99Ms, 0),
-        r.error ? `**${r.error}**` : `${r.non2xx} / ${r.errors}`,
-        bare ? ratio(r.reqPerSec, bare.reqPerSec) : '',
-        peer ? ratio(r.reqPerSec, peer.reqPerSec) : '',
-        peer ? ratio(r.p99Ms, peer.p99Ms) : '',
-      ];
+    rows,
+  );
+}
+
+function decisionCell(
+  samples: DecisionSample[],
+  store: string,
+  contender: string,
+  algorithm: string,
+  limit: number,
+) {
+  const mine = samples.filter(
+    (s) =>
+      s.store === store &&
+      s.contender === contender &&
+      s.algorithm === algorithm &&
+      s.limit === limit,
+  );
+  const ok = mine.filter((s) => !s.error);
+  return {
+    ok,
+    error: mine.find((s) => s.error)?.error,
+    perSec: median(ok.map((s) => s.decisionsPerSec)),
+    usec: median(ok.map((s) => s.usecPerCall)),
+    allowed: median(ok.map((s) => s.allowedShare)),
+    fill: mine[0]?.fill ?? NaN,
+    inFlight: Math.min(...ok.map((s) => s.inFlight)),
+  };
+}
+
+function decisionTables(samples: DecisionSample[], config: BenchConfig): string {
+  const limits = config.decisions.limits;
+  const header = ['contender', ...limits.map((l) => `limit ${limitLabel(l)}`)];
+  const fmt = (x: ReturnType<typeof decisionCell>, redis: boolean) => {
+    if (x.ok.length === 0) return x.error ? `failed: ${x.error}` : '–';
+    const us = redis ? `, ${fixed(x.usec, 1)} µs` : '';
+    const slow = x.inFlight < config.decisions.inFlight ? `, ${x.inFlight} in flight` : '';
+    return `${int(x.perSec)}${us} (${pct(x.allowed)} allowed${slow})`;
+  };
+  const redisRows = [
+    ...ALGORITHMS.map((a) => [
+      `ours ${a}`,
+      ...limits.map((l) => fmt(decisionCell(samples, 'redis', 'ours', a, l), true)),
+    ]),
+    [
+      'rate-limiter-flexible RateLimiterRedis (fixed window)',
+      ...limits.map((l) => fmt(decisionCell(samples, 'redis', 'rlf', 'fixed-window', l), true)),
+    ],
+    [
+      'minimal token bucket script (ceiling)',
+      ...limits.map((l) => fmt(decisionCell(samples, 'redis', 'ceiling', 'token-bucket', l), true)),
+    ],
+  ];
+  const memoryRows = [
+    ...ALGORITHMS.map((a) => [
+      `ours ${a}`,
+      ...limits.map((l) => fmt(decisionCell(samples, 'memory', 'ours', a, l), false)),
+    ]),
+    [
+      'rate-limiter-flexible RateLimiterMemory (fixed window)',
+      ...limits.map((l) => fmt(decisionCell(samples, 'memory', 'rlf', 'fixed-window', l), false)),
+    ],
+  ];
+  const ratioRows = ALGORITHMS.map((a) => [
+    `ours ${a}`,
+    ...limits.map((l) => {
+      const ours = decisionCell(samples, 'redis', 'ours', a, l);
+      const ceiling = decisionCell(samples, 'redis', 'ceiling', 'token-bucket', l);
+      const rlf = decisionCell(samples, 'redis', 'rlf', 'fixed-window', l);
+      const vsRlf =
+        a === 'fixed-window' ? `; ${times(ours.perSec / rlf.perSec)} RateLimiterRedis` : '';
+      return `${times(ours.perSec / ceiling.perSec)} ceiling decisions/s, ${times(ours.usec / ceiling.usec)} its Redis µs${vsRlf}`;
     }),
-  );
+  ]);
+  const fills = limits
+    .map((l) => `${limitLabel(l)}: ${int(Math.min(l, config.decisions.maxFill))}`)
+    .join(', ');
+  return [
+    `State filled before measuring (units; log entries for the sliding-window log), per limit: ${fills}.`,
+    'At limits up to 100,000 the window is full, so the measured decisions are denials at full state',
+    '(buckets refill a little, so a few are allowed). At 1e9 a full window cannot be filled: it holds 100,000 and',
+    'every decision is allowed (and adds one entry to the log). A case whose fastest of three first decisions takes over 5 ms runs with 2 in',
+    'flight instead (Redis runs one script at a time: more would only lengthen the queue) and says so.',
+    '',
+    '### On Redis: decisions/s, Redis µs per script run (`INFO commandstats`), share allowed',
+    '',
+    table(header, redisRows),
+    '',
+    '### Ours against the minimal script on Redis (above 1×: ours decides more per second; µs: below 1×: ours is cheaper in Redis)',
+    '',
+    table(header, ratioRows),
+    '',
+    '### In memory: decisions/s, share allowed',
+    '',
+    table(header, memoryRows),
+  ].join('\n');
 }
 
-function memoryTable(results: MemoryResult[]): string {
-  const rlf = results.find((r) => r.store === RLF_MEMORY && !r.error);
-  return table(
-    ['store', 'heap growth per 100k keys (MiB)', 'bytes per key', 'vs RateLimiterMemory'],
-    results.map((r) =>
-      r.error
-        ? [r.store, 'failed', '', r.error]
-        : [
-            r.store,
-            fixed(r.bytesPer100k / 2 ** 20, 2),
-            int(r.bytesPerKey),
-            r === rlf ? '(peer)' : rlf ? ratio(r.bytesPerKey, rlf.bytesPerKey) : '',
-          ],
-    ),
+function memoryTables(memory: MemoryReport): string {
+  const rlfHeap = memory.heap.find((h) => h.store.startsWith('rate-limiter-flexible') && !h.error);
+  const heapRows = memory.heap.map((h) =>
+    h.error
+      ? [h.store, 'failed', h.error]
+      : [
+          h.store,
+          int(h.bytesPerKey),
+          rlfHeap && h !== rlfHeap ? times(h.bytesPerKey / rlfHeap.bytesPerKey) : '(peer)',
+        ],
   );
+  const redisRows = memory.redis.map((r) => [
+    r.label,
+    int(r.keys),
+    int(r.bytesPerKey),
+    r.error ? `**${r.error}**` : '',
+  ]);
+  return [
+    '### Redis: `MEMORY USAGE <key> SAMPLES 0`, averaged per identity (limit 1,000, 60 s window)',
+    '',
+    table(['state', 'identities', 'bytes per identity', 'problems'], redisRows),
+    '',
+    `### Heap: one process per store, forced GC before and after one decision on each of ${memory.heapKeys.toLocaleString('en-US')} keys`,
+    '',
+    table(['store', 'bytes per key', 'vs RateLimiterMemory'], heapRows),
+  ].join('\n');
 }
 
-const range = (ratios: number[]) =>
-  ratios.length ? `${Math.min(...ratios).toFixed(2)}×–${Math.max(...ratios).toFixed(2)}×` : 'n/a';
+function profileTables(profiles: ProfileResult[]): string {
+  return profiles
+    .map((p) => {
+      const title = `### ${cap(p.adapter)}: allowed path (token bucket on Redis, one key), ${int(p.reqPerSec)} req/s under the profiler`;
+      if (p.error) return `${title}\n\n**failed: ${p.error}**`;
+      const rows = p.top.map((f, i) => [
+        i + 1,
+        `\`${f.functionName}\``,
+        f.location ? `\`${f.location}\`` : '',
+        pct(f.share),
+        fixed(f.selfMs, 0),
+      ]);
+      return [
+        title,
+        '',
+        `Profile: \`${p.file}\` (not committed). Sampled ${fixed(p.sampledMs / 1000, 1)} s of the measured load (boot and warm-up left out); idle ${pct(p.idleShare)}.`,
+        'Shares are of the non-idle time.',
+        '',
+        table(['#', 'function', 'where', 'self time', 'self ms'], rows),
+        '',
+        'Self time by origin:',
+        '',
+        table(
+          ['origin', 'self time'],
+          p.byOrigin.slice(0, 10).map((o) => [o.origin, pct(o.share)]),
+        ),
+      ].join('\n');
+    })
+    .join('\n\n');
+}
 
-/** A few lines a reader can quote; every one is a ratio from this run. */
-function headlines(decisions: DecisionsReport, http: HttpResult[], memory: MemoryResult[]): string[] {
-  const lines: string[] = [];
-  const ok = <T extends { error?: string }>(r: T | undefined) => (r && !r.error ? r : undefined);
-
-  const rlfRedis = ok(decisions.redis.find((r) => r.name === RLF_REDIS));
-  const oursRedis = decisions.redis.filter((r) => r.peer === RLF_REDIS && !r.error);
-  const oursFw = ok(decisions.redis.find((r) => r.name === 'ours RedisStore fixed-window'));
-  if (rlfRedis && oursFw) {
-    lines.push(
-      `Redis decisions/s, ours ÷ rate-limiter-flexible: fixed-window ${ratio(oursFw.perSecond, rlfRedis.perSecond)}, ` +
-        `range over the six algorithms ${range(oursRedis.map((r) => r.perSecond / rlfRedis.perSecond))}.`,
-    );
-  }
-  const union = ok(decisions.redis.find((r) => r.name === RLF_UNION));
-  const two = ok(decisions.redis.find((r) => r.peer === RLF_UNION));
-  if (two && union) {
-    lines.push(
-      `Two rules per decision, ours (one script call) ÷ RateLimiterUnion (two calls): ` +
-        `${ratio(two.perSecond, union.perSecond)} decisions/s.`,
-    );
-  }
-  const rlfMemory = ok(decisions.memory.find((r) => r.name === RLF_MEMORY));
-  const oursMemory = decisions.memory.filter((r) => r.peer === RLF_MEMORY && !r.error);
-  const oursMemoryFw = ok(decisions.memory.find((r) => r.name === 'ours MemoryStore fixed-window'));
-  if (rlfMemory && oursMemoryFw) {
-    lines.push(
-      `In-memory decisions/s, ours ÷ RateLimiterMemory: fixed-window ${ratio(oursMemoryFw.perSecond, rlfMemory.perSecond)}, ` +
-        `range ${range(oursMemory.map((r) => r.perSecond / rlfMemory.perSecond))}.`,
-    );
-  }
-
-  const req = (adapter: string, app: string) =>
-    ok(http.find((r) => r.adapter === adapter && r.app === app))?.reqPerSec ?? NaN;
-  const vs = (adapter: string, app: string, base: string) => ratio(req(adapter, app), req(adapter, base));
-  lines.push(
-    `HTTP (Express) req/s ÷ bare: ours memory ${vs('express', 'ours-memory', 'bare')}, ` +
-      `ours Redis ${vs('express', 'ours-redis', 'bare')}, throttler memory ${vs('express', 'throttler-memory', 'bare')}, ` +
-      `throttler + @nest-lab Redis ${vs('express', 'throttler-redis', 'bare')}.`,
+function environment(run: RunInfo, command: string): string {
+  const versions = table(
+    ['', ''],
+    [
+      ['Node.js', run.node],
+      ['redis-server', run.redis],
+      ['this repository', run.revision],
+      ...Object.entries(run.packages),
+    ],
   );
-  lines.push(
-    `HTTP (Express) req/s, ours ÷ throttler: memory ${vs('express', 'ours-memory', 'throttler-memory')} ` +
-      `(${vs('express', 'ours-memory', 'throttler-memory-ttl1s')} against its 1 s ttl variant), ` +
-      `Redis ${vs('express', 'ours-redis', 'throttler-redis')}.`,
+  const machine = table(
+    ['', ''],
+    [
+      ['CPU', run.machine.cpu],
+      ['cores', run.machine.cores],
+      ['memory', `${run.machine.memoryGiB} GiB`],
+      ['OS', run.machine.os],
+      ['load average (1/5/15 min) before', run.machine.loadAvg],
+      ['load average after', run.loadAtEnd],
+      ['run took', `${Math.round((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000)} s`],
+    ],
   );
-  if (http.some((r) => r.adapter === 'fastify')) {
-    lines.push(
-      `HTTP (Fastify) req/s ÷ bare: ours memory ${vs('fastify', 'ours-memory', 'bare')}, ` +
-        `ours Redis ${vs('fastify', 'ours-redis', 'bare')}.`,
-    );
-  }
-
-  const rlfHeap = ok(memory.find((r) => r.store === RLF_MEMORY));
-  const fwHeap = ok(memory.find((r) => r.store === 'ours MemoryStore fixed-window'));
-  if (rlfHeap && fwHeap) {
-    const ours = memory
-      .filter((r) => r !== rlfHeap && !r.error)
-      .map((r) => r.bytesPerKey / rlfHeap.bytesPerKey);
-    lines.push(
-      `Heap per key, ours ÷ RateLimiterMemory: fixed-window ${ratio(fwHeap.bytesPerKey, rlfHeap.bytesPerKey)}, ` +
-        `range ${range(ours)} (below 1×: ours is smaller).`,
-    );
-  }
-  for (const r of http.filter((h) => h.error)) {
-    lines.push(`Problem: ${r.adapter} ${APP_LABELS[r.app]}: ${r.error}.`);
-  }
-  for (const r of [...decisions.redis, ...decisions.memory].filter((d) => d.error)) {
-    lines.push(`Problem: ${r.name}: ${r.error}.`);
-  }
-  for (const r of memory.filter((m) => m.error)) lines.push(`Problem: memory of ${r.store}: ${r.error}.`);
-  return lines;
+  const script = command === 'bench:profile' ? run.scripts['bench:profile'] : run.scripts.bench;
+  const args = run.argv.filter((a) => a !== '--profile');
+  return [
+    '## Machine',
+    '',
+    machine,
+    '',
+    '## Versions',
+    '',
+    versions,
+    '',
+    '## Commands',
+    '',
+    '```sh',
+    `npm run ${command}${args.length ? ` -- ${args.join(' ')}` : ''}`,
+    `# which runs: ${script ?? ''}`,
+    '```',
+  ].join('\n');
 }
 
 export function renderReport(
   run: RunInfo,
-  decisions: DecisionsReport,
-  http: HttpResult[],
-  memory: MemoryResult[],
+  http: HttpReport,
+  decisions: DecisionSample[],
+  memory: MemoryReport,
+  profiles: ProfileResult[],
 ): string {
-  const { config, machine } = run;
-  const d = config.decisions;
+  const { config } = run;
   const h = config.http;
-  const seconds = Math.round((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000);
-  const title = `Benchmark run ${run.startedAt.toISOString()}`;
-  const quick = config.quick ? ' (QUICK: development only, not for comparison)' : '';
-  const warmup = h.warmupS > 0 ? ` after a ${h.warmupS} s warm-up` : '';
-  const nestLabRun = http.find((r) => r.app === 'throttler-redis');
-  const nestLab = !nestLabRun
-    ? 'It was not run.'
-    : nestLabRun.error
-      ? `On Nest ${run.packages['@nestjs/core']} it failed here: ${nestLabRun.error}.`
-      : `It booted, wrote to Redis and answered every request with 2xx in this run.`;
-  return `# ${title}${quick}
+  const check = generatorCheck(http, run.machine.cores);
+  return [
+    `# Benchmark run ${run.startedAt.toISOString()}${config.quick ? ' (quick)' : ''}`,
+    '',
+    `Every figure is from this run on this machine. HTTP figures are medians of ${config.rounds} round(s) (ABCABCABC);`,
+    'within a round each path runs on the bare app, then ours, then the throttler, and each ratio is to the bare app',
+    'measured just before it; the table shows the median of those per-round ratios. Absolute numbers are context: the',
+    'machine is shared and noisy. Nothing here is a pass/fail threshold.',
+    '',
+    '## HTTP req/s ÷ the bare app (median of rounds)',
+    '',
+    ratioTable(http),
+    '',
+    '## Was the load generator the bottleneck?',
+    '',
+    ...check.lines,
+    ...busy(run),
+    '',
+    environment(run, 'bench'),
+    '',
+    "- Redis: `redis-server --port <free port> --bind 127.0.0.1 --save '' --appendonly no`, its own process, started and stopped by the run.",
+    `- HTTP: three kinds of process: the load generator (autocannon ${run.packages.autocannon}'s API in \`dist/bench/http/generator.js\`),`,
+    '  the app under test, redis-server. Ours is the demo app itself, `node dist/apps/demo/main.js` with `PORT`, `HOST=127.0.0.1`,',
+    '  `HTTP_ADAPTER`, `REDIS_URL` (unset for the memory store), `ADMIN_TOKEN` and `DEMO_API_KEYS` (the three demo keys and',
+    `  ${h.manyKeys.toLocaleString('en-US')} more pro keys \`k0\`…), its limits changed through the admin API (\`PATCH /admin/rules/<rule> {limit}\`,`,
+    '  then `DELETE /admin/rules/<rule>/keys/<key>`, then a request must show the new `X-RateLimit-Limit`). The peers',
+    '  (`node dist/bench/http/peer-server.js <app> <adapter> <port>`) serve the same routes and bodies with the same API-key check',
+    '  (401 on an unknown key) and `@nestjs/throttler` keyed the same way (premium by API key, public by IP, 60 s ttl).',
+    `- HTTP load: ${h.connections} connections, pipelining 1, ${h.startWarmupS} s warm-up on an app's first turn, ${h.warmupS} s on`,
+    `  the others, then ${h.durationS} s measured. Per round and adapter, \`FLUSHDB\`, then every app started at once (idle between`,
+    '  its turns); paths in the order allowed, 10,000 keys, memory store, log, denied, each on bare, ours, throttler.',
+    '  Every response must have the expected status class (2xx, or 4xx when denied), and Redis must have run a script for',
+    '  at least 95% of the requests on a Redis path and none on a memory path, or the figure is reported as a problem and',
+    '  left out of the medians.',
+    "- CPU: the generator's own `process.cpuUsage()`, the app's `/proc/<pid>/stat`, redis-server's `INFO cpu`, other processes'",
+    "  the machine's `/proc/stat` busy time (user, system, steal; not interrupts) less those three, each over the",
+    '  measured wall time. Scripts per request and Redis µs per script: `INFO commandstats` (`eval` + `evalsha`) after `CONFIG RESETSTAT`.',
+    `- Raw decisions: no HTTP, in the bench process, one ioredis client per contender, ${config.decisions.inFlight} decisions in flight`,
+    `  on one key, ${config.decisions.redisMs} ms on Redis and ${config.decisions.memoryMs} ms in memory per case and round, ${config.rounds} round(s)`,
+    '  in the same order; within a round the cases of one store and limit run in turn, in 5 slices each. Redis µs per',
+    '  call from `INFO commandstats` after `CONFIG RESETSTAT`.',
+    '- Memory: `MEMORY USAGE` on Redis; heap with `node --expose-gc dist/bench/memory/probe.js <store> <keys>`, one process per store.',
+    `- Profile: \`node --cpu-prof --cpu-prof-dir=bench/results/profiles/<run>/<adapter> dist/apps/demo/main.js\`, ${config.profile.durationS} s of the allowed`,
+    '  path; the profile is written when the app exits on SIGTERM.',
+    '',
+    '## 1. HTTP',
+    '',
+    '`/api/premium` with `X-API-Key: demo-pro` (10,000 keys: `k0`… in turn, one per request), `/api/public` from 127.0.0.1.',
+    'The denied path answers 429 to every request; its figure is how fast denials are served.',
+    '',
+    httpDetail(http, config.rounds),
+    '',
+    '## 2. Raw decisions, per algorithm and limit, full window',
+    '',
+    decisionTables(decisions, config),
+    '',
+    '## 3. Memory per key',
+    '',
+    memoryTables(memory),
+    '',
+    '## 4. CPU profile of the allowed path (top 15 frames by self time)',
+    '',
+    profileTables(profiles),
+    '',
+    '## What differs between contenders',
+    '',
+    '- Ours on HTTP is the whole demo app: its global guard, the premium auth middleware, metrics and the admin module mounted.',
+    '  The bare and throttler apps have the same routes, bodies and API-key check, nothing else.',
+    '- Ours runs one script per request (all rules of the route, with Redis `TIME`) through `EVALSHA`.',
+    '  `@nest-lab/throttler-storage-redis` sends its script with `EVAL`. `RateLimiterRedis` runs a short fixed-window script',
+    '  (`SET NX`, `INCRBY`, `PTTL`). The minimal script is a bare token bucket (`bench/ceiling-token-bucket.lua`): one hash, no',
+    '  rules, no tiers, no options; the least a Redis-backed decision can cost.',
+    '- `@nestjs/throttler` has one algorithm (a fixed window with a block); on the log path it is the same as on the others.',
+    '  Its in-memory storage keeps one expiry per hit within the ttl, so with one hot key its cost grows with the run.',
+    '- The sliding-window log at 1e9 holds every admitted request of the window, so on one hot key its state grows during the',
+    `  run (about ${int(h.durationS + h.warmupS)} s of requests when measured); its figure depends on how long the path runs.`,
+    '- rate-limiter-flexible has no sliding log, token bucket, leaky bucket or GCRA limiter: it is measured as a fixed window.',
+    "- The Redis sliding-window log is filled with `ZADD` in the script's member format (one decision per entry would cost",
+    "  O(n²)); the store's own `peek` must then report the fill, or the case fails. The in-memory log is filled one decision at a time.",
+    '',
+  ].join('\n');
+}
 
-Every figure below that matters is a ratio between contenders measured in this run, on this
-machine, one after the other. Absolute numbers are context: the machine is shared and noisy.
-Nothing here is a pass/fail threshold.
-
-## Headlines
-
-${headlines(decisions, http, memory)
-  .map((l) => `- ${l}`)
-  .join('\n')}
-
-## Machine
-
-| | |
-| --- | --- |
-| CPU | ${machine.cpu} |
-| cores | ${machine.cores} |
-| memory | ${machine.memoryGiB} GiB |
-| OS | ${machine.os} |
-| load average (1/5/15 min) at start | ${machine.loadAvg} |
-| load average at end | ${run.loadAtEnd} |
-| run took | ${seconds} s |
-
-## Versions
-
-| | |
-| --- | --- |
-| Node.js | ${run.node} |
-| redis-server | ${run.redis} |
-| this repository | ${run.revision} |
-${Object.entries(run.packages)
-  .map(([name, version]) => `| ${name} | ${version} |`)
-  .join('\n')}
-
-## Commands
-
-\`\`\`sh
-${config.quick ? 'BENCH_QUICK=1 ' : ''}npm run bench
-# which runs: ${run.benchScript}
-\`\`\`
-
-- Redis: \`redis-server --port <free port> --bind 127.0.0.1 --save '' --appendonly no\`, started and stopped by the run; \`FLUSHDB\` before every case.
-- Raw decisions: in the bench process, ${d.concurrency} decisions in flight, ${int(d.keySpread)} distinct keys taken round-robin,
-  limit ${int(d.limit)} per ${d.windowMs / 1000} s per key (nothing is denied), ${d.rounds} rounds per case in alternating order
-  (${d.redisRoundMs} ms per round on Redis, ${d.memoryRoundMs} ms in memory) after a ${d.warmupMs} ms warm-up. One ioredis client
-  (default options) per contender.
-- HTTP: each app in its own process (\`node dist/bench/http/server.js <app> <adapter>\`), loaded from the bench process with
-  autocannon's API, equivalent to \`autocannon -c ${h.connections} -d ${h.durationS} -p 1 http://127.0.0.1:<port>/ping\`${warmup}.
-  Limits of 1,000,000,000 per 60 s: nothing is denied, only the overhead is measured.
-- Memory: one process per store, \`node --expose-gc dist/bench/memory/probe.js <store> ${config.memory.keys}\`: heap used after
-  forced GC, before and after one decision on each of ${int(config.memory.keys)} distinct keys.
-
-## 1. Raw decisions
-
-Throughput ratio: ours ÷ peer (above 1: ours decides more per second). p99 ratio: ours ÷ peer (below 1: ours is faster).
-Latencies include the wait behind the other ${d.concurrency - 1} decisions in flight. In memory a decision takes
-microseconds, so its percentiles mostly show queueing and GC pauses: read the throughput ratio there.
-
-### On Redis
-
-${decisionTable(decisions.redis)}
-
-### In memory
-
-${decisionTable(decisions.memory)}
-
-## 2. HTTP overhead
-
-\`GET /ping\` answering \`{"ok":true}\`; ratios against the bare app on the same adapter and against the
-\`@nestjs/throttler\` setup with the same kind of storage and the same 60 s window. autocannon reports
-latencies in whole milliseconds.
-
-${httpTable(http)}
-
-## 3. Memory per key
-
-${memoryTable(memory)}
-
-## What differs between contenders
-
-- \`RateLimiterRedis\` runs a short fixed-window script (\`SET NX\`, \`INCRBY\`, \`PTTL\`) through \`EVALSHA\`. Ours runs one
-  script for every algorithm that reads the clock from Redis \`TIME\` and decides all rules of a request together.
-- \`RateLimiterUnion\` calls each limiter separately (two round trips, no all-or-nothing); ours decides both rules in one
-  script call and charges both or neither.
-- \`@nest-lab/throttler-storage-redis\` ${run.packages['@nest-lab/throttler-storage-redis']} declares peer dependencies up to Nest 11; this
-  repository overrides them for Nest ${run.packages['@nestjs/core']}. ${nestLab}
-  It sends its whole script with \`EVAL\` on every request.
-- \`@nestjs/throttler\` ${run.packages['@nestjs/throttler']}'s in-memory storage keeps one expiry time per hit within the ttl and filters that
-  list on every request. With one hot key and a 60 s ttl its cost grows with the hits so far, so its figure depends on
-  how long the case runs; the 1 s ttl row bounds the list to about one second of hits.
-- In the HTTP cases every request comes from 127.0.0.1, so every limiter works on one hot key.
-- The load generator, the app and redis-server share the same ${machine.cores} cores.
-`;
+export function renderProfileReport(run: RunInfo, profiles: ProfileResult[]): string {
+  return [
+    `# CPU profile ${run.startedAt.toISOString()}${run.config.quick ? ' (quick)' : ''}`,
+    '',
+    `The demo app (\`node --cpu-prof dist/apps/demo/main.js\`) on Redis, ${run.config.profile.durationS} s of \`/api/premium\` with`,
+    '`X-API-Key: demo-pro` at limit 1e9, loaded from a separate load-generator process. Compare these frames before and',
+    'after a change; req/s under the profiler is slower than without it.',
+    '',
+    profileTables(profiles),
+    '',
+    environment(run, 'bench:profile'),
+    '',
+  ].join('\n');
 }

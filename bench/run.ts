@@ -1,7 +1,9 @@
 /**
- * `npm run bench`: raw decisions, HTTP overhead and memory per key, each against its peers in
- * this run. Writes bench/results/<date>.md and bench/results/latest.md (quick runs:
- * bench/results/quick.tmp, ignored by git). Never fails on speed; fails only when it cannot run.
+ * `npm run bench [-- --quick]`: HTTP paths of the demo against its peers, raw decisions per
+ * algorithm and limit, memory per key and a CPU profile of the allowed path. Writes
+ * bench/results/<date>-<time>.md and latest.md (`--quick`: bench/results/quick.tmp).
+ * `npm run bench:profile` (`--profile`): only the profile, to bench/results/profile-latest.md.
+ * Never fails on speed; fails only when it cannot run.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +13,8 @@ import { loadConfig } from './config.js';
 import { benchDecisions } from './decisions.js';
 import { benchHttp } from './http.js';
 import { benchMemory } from './memory.js';
-import { renderReport } from './report.js';
+import { profileAllowedPath } from './profile.js';
+import { renderProfileReport, renderReport, type RunInfo } from './report.js';
 import { currentLoad, gitRevision, machineInfo, packageVersions } from './support/machine.js';
 import { BenchRedis } from './support/redis-server.js';
 
@@ -30,63 +33,66 @@ const PACKAGES = [
 ];
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const config = loadConfig();
+const argv = process.argv.slice(2);
+const config = loadConfig(argv);
+const profileOnly = argv.includes('--profile');
 const log = (line: string) => console.log(line);
 
-async function redisVersion(url: string): Promise<string> {
-  const client = new Redis(url);
-  try {
-    const info = await client.info('server');
-    return /^redis_version:(.+)$/m.exec(info)?.[1].trim() ?? 'unknown';
-  } finally {
-    client.disconnect();
-  }
-}
-
 const startedAt = new Date();
+// UTC minutes, so two runs on one day do not overwrite each other.
+const stamp = startedAt.toISOString().slice(0, 16).replace('T', '-').replace(':', '');
 const machine = machineInfo();
-log(`bench${config.quick ? ' (quick)' : ''}: ${machine.cpu}, ${machine.cores} cores, load ${machine.loadAvg}`);
+// Read before the run: edits made while it runs are not what was measured.
+const revision = gitRevision(root);
+log(
+  `bench${config.quick ? ' (quick)' : ''}: ${machine.cpu}, ${machine.cores} cores, load ${machine.loadAvg}`,
+);
 
 const redis = await BenchRedis.start();
+const admin = new Redis(redis.url);
+const resultsDir = join(root, 'bench/results');
+const profileDir = join(resultsDir, 'profiles', stamp);
 let report: string;
 try {
-  const redisVer = await redisVersion(redis.url);
-  const decisions = await benchDecisions(redis.url, config, log);
-  const http = await benchHttp(redis.url, config, log);
-  const memory = await benchMemory(config, log);
+  const info = await admin.info('server');
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
     scripts: Record<string, string>;
   };
-  report = renderReport(
-    {
-      startedAt,
-      finishedAt: new Date(),
-      machine,
-      loadAtEnd: currentLoad(),
-      node: process.version,
-      redis: redisVer,
-      revision: gitRevision(root),
-      packages: packageVersions(root, PACKAGES),
-      benchScript: manifest.scripts.bench ?? '',
-      config,
-    },
-    decisions,
-    http,
-    memory,
-  );
+  const run = (): RunInfo => ({
+    startedAt,
+    finishedAt: new Date(),
+    machine,
+    loadAtEnd: currentLoad(),
+    node: process.version,
+    redis: /^redis_version:(.+)$/m.exec(info)?.[1].trim() ?? 'unknown',
+    revision,
+    packages: packageVersions(root, PACKAGES),
+    scripts: manifest.scripts,
+    argv,
+    config,
+  });
+  if (profileOnly) {
+    const profile = await profileAllowedPath(redis.url, admin, config, profileDir, root, log);
+    report = renderProfileReport(run(), profile);
+  } else {
+    const http = await benchHttp(redis.url, admin, config, log);
+    const decisions = await benchDecisions(redis.url, admin, config, log);
+    const memory = await benchMemory(redis.url, config, log);
+    const profile = await profileAllowedPath(redis.url, admin, config, profileDir, root, log);
+    report = renderReport(run(), http, decisions, memory, profile);
+  }
 } finally {
+  admin.disconnect();
   await redis.stop();
 }
 
-const dir = join(root, 'bench/results');
-mkdirSync(dir, { recursive: true });
-if (config.quick) {
-  writeFileSync(join(dir, 'quick.tmp'), report);
-  log(`wrote ${join('bench/results', 'quick.tmp')}`);
-} else {
-  // UTC minutes, so two runs on one day do not overwrite each other.
-  const stamp = startedAt.toISOString().slice(0, 16).replace('T', '-').replace(':', '');
-  writeFileSync(join(dir, `${stamp}.md`), report);
-  writeFileSync(join(dir, 'latest.md'), report);
-  log(`wrote bench/results/${stamp}.md and bench/results/latest.md`);
-}
+mkdirSync(resultsDir, { recursive: true });
+const written = config.quick
+  ? [profileOnly ? 'profile-quick.tmp' : 'quick.tmp']
+  : profileOnly
+    ? [`profile-${stamp}.md`, 'profile-latest.md']
+    : [`${stamp}.md`, 'latest.md'];
+for (const name of written) writeFileSync(join(resultsDir, name), report);
+log(
+  `wrote ${written.map((n) => `bench/results/${n}`).join(' and ')} (${Math.round((Date.now() - startedAt.getTime()) / 1000)} s)`,
+);

@@ -6,7 +6,8 @@
 import { MemoryStore, type Algorithm } from '@app/rate-limit';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 
-const send = (message: unknown) => new Promise<void>((resolve) => process.send!(message, () => resolve()));
+const send = (message: unknown) =>
+  new Promise<void>((resolve) => process.send!(message, () => resolve()));
 
 const [store, keysArg] = process.argv.slice(2) as [string, string];
 const keys = Number(keysArg);
@@ -30,7 +31,11 @@ try {
   let keysHeld: number | undefined;
   const before = heapAfterGc();
   if (store === 'rlf') {
-    const limiter = new RateLimiterMemory({ points: LIMIT, duration: WINDOW_MS / 1000, keyPrefix: 'rl' });
+    const limiter = new RateLimiterMemory({
+      points: LIMIT,
+      duration: WINDOW_MS / 1000,
+      keyPrefix: 'rl',
+    });
     for (let i = 0; i < keys; i++) await limiter.consume(`bench:{user-${i}}`);
     retained.push(limiter);
   } else {
@@ -39,7 +44,9 @@ try {
     const memory = new MemoryStore({ maxKeys: keys * 2, sweepIntervalMs: 0 });
     for (let i = 0; i < keys; i++) {
       const key = `rl:bench:{user-${i}}`;
-      await memory.consume([{ key, algorithm, limit: LIMIT, windowMs: WINDOW_MS, cost: 1, enforce: true }]);
+      await memory.consume([
+        { key, algorithm, limit: LIMIT, windowMs: WINDOW_MS, cost: 1, enforce: true },
+      ]);
     }
     retained.push(memory);
     keysHeld = memory.size;

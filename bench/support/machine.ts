@@ -52,7 +52,10 @@ export function packageVersions(root: string, names: string[]): Record<string, s
 /** The commit measured, marked `+dirty` when the tree has uncommitted changes. */
 export function gitRevision(root: string): string {
   try {
-    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: root,
+      encoding: 'utf8',
+    }).trim();
     const status = execFileSync('git', ['status', '--porcelain'], { cwd: root, encoding: 'utf8' });
     const dirty = status.trim() !== '';
     return dirty ? `${rev}+dirty` : rev;

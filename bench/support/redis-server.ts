@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on right now, on loopback. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -35,11 +36,24 @@ export class BenchRedis {
 
   static async start(): Promise<BenchRedis> {
     const port = await freePort();
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ];
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     const failed = new Promise<never>((_, reject) => {
       child.once('error', (error) =>
-        reject(new Error(`cannot start redis-server (${error.message}): apt-get install -y redis-server`)),
+        reject(
+          new Error(
+            `cannot start redis-server (${error.message}): apt-get install -y redis-server`,
+          ),
+        ),
       );
     });
     const deadline = Date.now() + 5_000;

@@ -1,5 +1,16 @@
-/** The part of autocannon's programmatic API the HTTP benchmark uses (the package ships no types). */
+/** The part of autocannon's programmatic API the load generator uses (the package ships no types). */
 declare module 'autocannon' {
+  export interface RequestParams {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+  }
+
+  export interface RequestStep extends RequestParams {
+    /** Rewrites each request before it is sent; runs in the load generator for every request. */
+    setupRequest?: (request: RequestParams, context: object) => RequestParams;
+  }
+
   export interface Options {
     url: string;
     connections?: number;
@@ -8,6 +19,8 @@ declare module 'autocannon' {
     pipelining?: number;
     /** Seconds before a request counts as a timeout. */
     timeout?: number;
+    headers?: Record<string, string>;
+    requests?: RequestStep[];
   }
 
   export interface Histogram {
@@ -29,6 +42,8 @@ declare module 'autocannon' {
     timeouts: number;
     non2xx: number;
     resets: number;
+    /** Per status class: `1xx` ... `5xx`. */
+    statusCodeStats?: Record<string, { count: number }>;
     /** Milliseconds. */
     latency: Histogram;
     /** Per-second samples; `total` counts completed requests. */

@@ -1,0 +1,88 @@
+import {
+  Controller,
+  Get,
+  Module,
+  RequestMethod,
+  UnauthorizedException,
+  type DynamicModule,
+  type ExecutionContext,
+  type MiddlewareConsumer,
+  type NestModule,
+} from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+
+/** The apps the demo is compared with: no limiter, and `@nestjs/throttler` on either storage. */
+export type PeerAppName = 'bare' | 'throttler-memory' | 'throttler-redis';
+
+/** Per-route limits, changed at run time by the benchmark (a message to this process). */
+export const limits = { premium: 1_000_000_000, public: 1_000_000_000 };
+const WINDOW_MS = 60_000;
+
+interface KeyedRequest {
+  headers: Record<string, string | string[] | undefined>;
+  ip?: string;
+}
+
+/** The demo's API keys, read from the same variable, so both apps accept the same keys. */
+const apiKeys = new Set(
+  (process.env.DEMO_API_KEYS ?? 'demo-free:free,demo-pro:pro,demo-enterprise:enterprise')
+    .split(',')
+    .map((pair) => pair.slice(0, pair.lastIndexOf(':'))),
+);
+
+/** As the demo does: a missing or unknown key is a 401 before any guard runs. */
+function premiumAuth(req: KeyedRequest, _res: unknown, next: () => void): void {
+  const key = req.headers['x-api-key'];
+  if (typeof key !== 'string' || !apiKeys.has(key))
+    throw new UnauthorizedException('Unknown API key');
+  next();
+}
+
+/** The demo's two routes and bodies, without its limiter. */
+@Controller('api')
+class ApiController {
+  @Get('public')
+  public() {
+    return { ok: true, route: 'public' };
+  }
+
+  @Get('premium')
+  premium() {
+    return { ok: true, route: 'premium' };
+  }
+}
+
+@Module({ controllers: [ApiController] })
+class PeerAppModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(premiumAuth).forRoutes({ path: 'api/premium', method: RequestMethod.GET });
+  }
+}
+
+/** Keyed as the demo keys its rules: premium by API key, public by client IP. */
+const tracker = (req: Record<string, unknown>) => {
+  const key = (req as unknown as KeyedRequest).headers['x-api-key'];
+  return typeof key === 'string' ? key : String(req.ip ?? '');
+};
+const limitOf = (ctx: ExecutionContext) =>
+  ctx.getHandler().name === 'premium' ? limits.premium : limits.public;
+
+export function peerApp(name: PeerAppName, redisUrl: string): DynamicModule {
+  if (name === 'bare') return { module: PeerAppModule };
+  const throttlers = [{ ttl: WINDOW_MS, limit: limitOf }];
+  return {
+    module: PeerAppModule,
+    imports: [
+      ThrottlerModule.forRoot({
+        throttlers,
+        getTracker: tracker,
+        // Given a URL the storage creates and owns its client.
+        storage:
+          name === 'throttler-redis' ? new ThrottlerStorageRedisService(redisUrl) : undefined,
+      }),
+    ],
+    providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
+  };
+}
