@@ -126,10 +126,10 @@ function call(key: string, algorithm: Algorithm, limit: number, cost = 1): RuleC
 }
 
 /**
- * Fills a Redis sliding-window log with `fill` entries in a few `ZADD`s: one decision per entry
- * would cost O(fill²) for a log that reads its whole window. The members follow the script's
- * `<time>:<n>:<cost>` form, and the store's own answer is checked afterwards, so a changed format
- * fails loudly instead of measuring an empty log.
+ * Fills a Redis sliding-window log with `fill` entries in a few `ZADD`s, far faster than one
+ * decision per entry. The members follow the script's `<d><total>:<cost>` form (the running total
+ * of units, prefixed by a letter giving its digit count), and the store's own answer is checked
+ * afterwards, so a changed format fails loudly instead of measuring an empty log.
  */
 export async function fillRedisLog(client: Redis, key: string, fill: number): Promise<void> {
   const [seconds, micros] = await client.time();
@@ -140,7 +140,8 @@ export async function fillRedisLog(client: Redis, key: string, fill: number): Pr
     const args: Array<string | number> = [];
     for (let i = from; i < Math.min(fill, from + batch); i++) {
       const at = now - 10_000 + Math.floor((i * 10_000) / fill);
-      args.push(at, `${at}:${i}:1`);
+      const total = String(i + 1);
+      args.push(at, `${String.fromCharCode(96 + total.length)}${total}:1`);
     }
     await client.zadd(key, ...args);
   }
