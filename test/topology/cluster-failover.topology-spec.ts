@@ -77,8 +77,8 @@ describe('a 3-master, 3-replica cluster under load (Express and Fastify instance
     const load = new LoadGroup(urls(), '/api/public', as(client));
     let samples: Sample[];
     let faultAt = 0;
-    let promotedMs = 0;
-    let backMs = 0;
+    let promotedMs: number;
+    let backMs: number;
     let promoted: RedisServer;
     try {
       await sleep(1_000);

@@ -76,8 +76,8 @@ describe('Redis Sentinel: the master killed under load (Express and Fastify inst
     const load = new LoadGroup(urls(), '/api/public', as('10.5.0.2'));
     let samples: Sample[];
     let faultAt = 0;
-    let promotedMs = 0;
-    let backMs = 0;
+    let promotedMs: number;
+    let backMs: number;
     let promoted: RedisServer;
     try {
       await sleep(1_000);

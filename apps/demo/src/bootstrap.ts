@@ -29,7 +29,8 @@ function limitJsonBodies(app: INestApplication, adapter: 'express' | 'fastify'):
   fastify.useBodyParser('application/json', { bodyLimit: MAX_JSON_BYTES }, (req, body, done) => {
     if (nestsDeeperThan(body, MAX_JSON_DEPTH))
       return done(new BadRequestException(TOO_DEEP), undefined);
-    parse(req as Parameters<typeof parse>[0], body.toString('utf8'), done);
+    // The parser answers through `done`; its return value carries nothing.
+    void parse(req as Parameters<typeof parse>[0], body.toString('utf8'), done);
   });
 }
 

@@ -37,6 +37,7 @@ function parseIpOrCidr(raw: string): { address: string; bits?: number } | undefi
 function apiKeyProblem(key: string): string | undefined {
   if (key === '') return 'key= needs an API key after it';
   if (key !== key.trim()) return 'an API key cannot start or end with whitespace (HTTP strips it)';
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\x00-\x08\x0a-\x1f\x7f]/.test(key)) return 'an API key cannot hold control characters';
   return undefined;
 }

@@ -124,6 +124,7 @@ export class RedisWarmup {
   private listen(
     emitter: Redis | Cluster,
     event: string,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ioredis's own listener type
     listener: (...args: any[]) => void,
   ): void {
     emitter.on(event, listener);
