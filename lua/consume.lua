@@ -109,21 +109,24 @@ for _, rule in ipairs(rules) do
   if decide == nil then
     return redis.error_reply('ERR unknown algorithm ' .. tostring(rule.algorithm))
   end
-  local allowed, remaining, reset_at, retry, commit
+  local allowed, remaining, reset_at, retry, commit = decide(
+    rule.key, now, rule.limit, rule.window, rule.cost, rule.extra, rule.max_delay)
   local blocked_until = nil
   if rule.block_key then blocked_until = tonumber(redis.call('GET', rule.block_key)) end
   if blocked_until ~= nil and blocked_until > now then
-    allowed, remaining, reset_at, retry = false, 0, blocked_until, blocked_until - now
-  else
-    allowed, remaining, reset_at, retry, commit = decide(
-      rule.key, now, rule.limit, rule.window, rule.cost, rule.extra, rule.max_delay)
-    -- A cost above the limit is the caller's error, not its pace: it starts no block.
-    if not allowed and rule.block_key and retry >= 0 then
-      blocking[#blocking + 1] = rule
-      remaining = 0
-      reset_at = math.max(reset_at, now + rule.block)
-      retry = math.max(retry, rule.block)
+    -- Denied whatever the algorithm says, until the later of the block's end and its own.
+    if allowed then
+      retry = blocked_until - now
+    elseif retry >= 0 then
+      retry = math.max(retry, blocked_until - now)
     end
+    allowed, remaining, reset_at, commit = false, 0, math.max(reset_at, blocked_until), nil
+  elseif not allowed and rule.block_key and retry >= 0 then
+    -- A cost above the limit (-1) is the caller's error, not its pace: it starts no block.
+    blocking[#blocking + 1] = rule
+    remaining = 0
+    reset_at = math.max(reset_at, now + rule.block)
+    retry = math.max(retry, rule.block)
   end
   if allowed then
     commits[#commits + 1] = commit

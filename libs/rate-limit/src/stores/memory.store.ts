@@ -100,14 +100,18 @@ export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
   decide(calls: RuleCall[], now: number, charge: boolean): StoreResult {
     const blocking: RuleCall[] = [];
     const results = calls.map((call): AlgorithmResult<unknown> => {
-      const block = call.blockMs ? (this.read(blockKey(call.key), now) as Block | undefined) : undefined;
-      if (block !== undefined && block.until > now) {
-        const retryAfterMs = block.until - now;
-        return { allowed: false, remaining: 0, resetAtMs: block.until, retryAfterMs, next: undefined, ttlMs: 0 };
-      }
       const r = ALGORITHMS[call.algorithm].decide(this.read(call.key, now), inputOf(call, now));
-      // A cost above the limit is the caller's error, not its pace: it starts no block.
-      if (r.allowed || !call.blockMs || r.retryAfterMs < 0) return r;
+      if (!call.blockMs) return r;
+      const block = this.read(blockKey(call.key), now) as Block | undefined;
+      if (block !== undefined && block.until > now) {
+        // Denied whatever the algorithm says, until the later of the block's end and its own.
+        const left = block.until - now;
+        const retryAfterMs = r.allowed ? left : r.retryAfterMs < 0 ? r.retryAfterMs : Math.max(r.retryAfterMs, left);
+        const resetAtMs = Math.max(r.resetAtMs, block.until);
+        return { ...r, allowed: false, remaining: 0, resetAtMs, retryAfterMs };
+      }
+      // A cost above the limit (-1) is the caller's error, not its pace: it starts no block.
+      if (r.allowed || r.retryAfterMs < 0) return r;
       blocking.push(call);
       return {
         ...r,
