@@ -17,6 +17,7 @@ import {
   RateLimit,
   RateLimitGuard,
   RateLimiter,
+  RateLimitExceededError,
   RateLimitModule,
   type RateLimitModuleOptions,
 } from '@app/rate-limit';
@@ -257,6 +258,13 @@ describe.each(ADAPTERS.flatMap((a) => STORES.map((s) => [a, s] as const)))(
         await until(async () => (await limiter.peek('shaped', who)).resetAtMs >= held + 900);
         abort.abort(new Error('stop'));
         await expect(waiting).rejects.toThrow('stop');
+        expect((await limiter.peek('shaped', who)).resetAtMs).toBeLessThan(held + 500);
+
+        // A slot further than maxWait is given back at once.
+        const error = await limiter
+          .acquire('shaped', who, { maxWait: 100 })
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RateLimitExceededError);
         expect((await limiter.peek('shaped', who)).resetAtMs).toBeLessThan(held + 500);
       });
     });

@@ -2,6 +2,8 @@ import { buildDecision, retryCapMs } from '../core/decision.js';
 import { counts, policyFields, shapingDelay } from '../core/rule-policies.js';
 import { RateLimitConfigError } from '../errors/index.js';
 import type { RuleInput } from '../interfaces/index.js';
+import { DenyCache } from '../stores/deny-cache.js';
+import type { RuleCall, StoreResult } from '../stores/rate-limit.store.js';
 import { sameRule, validateRule } from './rule.validator.js';
 
 const WHERE = 'AuthController.login';
@@ -149,5 +151,42 @@ describe('rule policies: the core', () => {
       [outcome(false, 59_001)],
     );
     expect(blocked.retryAfter).toBe(60);
+  });
+});
+
+describe('rule policies and the deny cache', () => {
+  let time = 5_000;
+  const cache = () => new DenyCache({ clock: () => time });
+  const call = (extra: Partial<RuleCall> = {}): RuleCall => ({
+    key: 'k',
+    algorithm: 'fixed-window',
+    limit: 10,
+    windowMs: 60_000,
+    cost: 1,
+    enforce: true,
+    ...extra,
+  });
+  const denied = (retryAfterMs: number): StoreResult => ({
+    now: 1_000_000,
+    outcomes: [{ allowed: false, remaining: 0, resetAtMs: 1_000_000 + retryAfterMs, retryAfterMs }],
+  });
+
+  it('keeps a block as a steady denial until its end', () => {
+    const c = cache();
+    c.remember([call({ blockMs: 300_000 })], denied(300_000));
+    time += 299_000;
+    expect(c.lookup([call({ blockMs: 300_000 })])?.outcomes[0].retryAfterMs).toBe(1_000);
+    time += 1_000;
+    expect(c.lookup([call({ blockMs: 300_000 })])).toBeUndefined();
+  });
+
+  it('never keeps the denial of a rule whose charges a refund can give back', () => {
+    const c = cache();
+    c.remember([call({ refundable: true })], denied(30_000));
+    c.remember([call(), call({ key: 'other', refundable: true })], {
+      ...denied(30_000),
+      outcomes: [...denied(30_000).outcomes, ...denied(30_000).outcomes],
+    });
+    expect(c.size).toBe(0);
   });
 });
