@@ -22,7 +22,13 @@ import {
   type RateLimitModuleOptions,
 } from '@app/rate-limit';
 import { RateLimitAdminModule } from '@app/rate-limit/admin';
-import { ADAPTERS, type Adapter, uniquePrefix } from '../support/demo-app.js';
+import {
+  ADAPTERS,
+  type Adapter,
+  type RunningApp,
+  startDemo,
+  uniquePrefix,
+} from '../support/demo-app.js';
 import { RedisServer } from '../support/redis-server.js';
 
 const TOKEN = 'policies-admin-token-0123456789';
@@ -301,3 +307,25 @@ describe.each(ADAPTERS.flatMap((a) => STORES.map((s) => [a, s] as const)))(
     });
   },
 );
+
+describe.each(ADAPTERS)('the demo login on %s', (adapter) => {
+  let demo: RunningApp;
+  beforeAll(async () => {
+    demo = await startDemo({ HTTP_ADAPTER: adapter });
+  });
+  afterAll(() => demo?.close());
+  const login = (password: string) =>
+    fetch(`${demo.url}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'demo', password }),
+    });
+
+  it('allows 5 failed logins per 15 minutes; successful ones cost nothing', async () => {
+    for (let i = 0; i < 8; i++) expect((await login('demo-password')).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await login('guess')).status).toBe(401);
+    const denied = await login('demo-password');
+    expect(denied.status).toBe(429);
+    expect(((await denied.json()) as { rule: string }).rule).toBe('login');
+  });
+});
