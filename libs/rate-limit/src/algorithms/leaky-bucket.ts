@@ -17,7 +17,10 @@ function levelAt(state: LeakyBucketState | undefined, now: number, per: number, 
   if (state === undefined) return { n: 0, ts: now };
   // Rounded up: a changed rule never loses a fraction of a unit it is owed.
   const stored = state.per === per ? state.n : Math.ceil((state.n * per) / state.per);
-  return { n: Math.max(0, stored - Math.max(0, now - state.ts) * rate), ts: Math.max(state.ts, now) };
+  return {
+    n: Math.max(0, stored - Math.max(0, now - state.ts) * rate),
+    ts: Math.max(state.ts, now),
+  };
 }
 
 /**

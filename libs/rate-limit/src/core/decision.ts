@@ -20,12 +20,17 @@ export function retryAfterSeconds(retryAfterMs: number, windowMs: number): numbe
  * plus how long it may hold a request (a shaped rule's denial waits for the queue to drain too).
  * @internal
  */
-export function retryCapMs(rule: Pick<RateLimitRule, 'windowMs' | 'blockMs' | 'maxDelayMs'>): number {
+export function retryCapMs(
+  rule: Pick<RateLimitRule, 'windowMs' | 'blockMs' | 'maxDelayMs'>,
+): number {
   return Math.max(rule.windowMs, rule.blockMs ?? 0) + (rule.maxDelayMs ?? 0);
 }
 
 /** A rule as decided: its limit, window and cost for this caller. @internal */
-export type AppliedRule = Pick<RateLimitRule, 'name' | 'algorithm' | 'mode' | 'blockMs' | 'maxDelayMs'> & {
+export type AppliedRule = Pick<
+  RateLimitRule,
+  'name' | 'algorithm' | 'mode' | 'blockMs' | 'maxDelayMs'
+> & {
   limit: number;
   windowMs: number;
   cost: number;
@@ -60,7 +65,10 @@ export function buildDecision(
     allowed: denying.length === 0,
     binding,
     perRule,
-    retryAfter: retryAfterSeconds(binding.retryAfterMs, retryCapMs(rules[perRule.indexOf(binding)])),
+    retryAfter: retryAfterSeconds(
+      binding.retryAfterMs,
+      retryCapMs(rules[perRule.indexOf(binding)]),
+    ),
   };
 }
 

@@ -189,7 +189,8 @@ export class RateLimiter {
       const { result, verdict } = await this.charge(rule, key, options);
       if (result.allowed && result.retryAfterMs > 0 && verdict) {
         // A shaped slot: charged already, it is waited for, not asked again.
-        return { ...result, waitedMs: await this.holdSlot(verdict, result, waitedMs, maxWaitMs, options.signal) };
+        const held = await this.holdSlot(verdict, result, waitedMs, maxWaitMs, options.signal);
+        return { ...result, waitedMs: held };
       }
       if (result.allowed) return { ...result, waitedMs };
       if (result.retryAfterMs < 0 || waitedMs + result.retryAfterMs > maxWaitMs) {
@@ -275,7 +276,11 @@ export class RateLimiter {
    * @internal
    */
   async refund(charged: readonly Charge[], chargedAt: number): Promise<void> {
-    if (charged.length > 0) await this.store.refund(charged.map((c) => c.call), chargedAt);
+    if (charged.length > 0)
+      await this.store.refund(
+        charged.map((c) => c.call),
+        chargedAt,
+      );
   }
 
   /** Ends concurrency leases; a lease that cannot be released expires with its window. @internal */

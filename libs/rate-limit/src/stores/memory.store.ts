@@ -86,7 +86,12 @@ export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
       }
       const look = impl.decide(this.read(call.key, now), { ...input, cost: 0 });
       if (look.cleaned !== undefined) this.write(call.key, look.cleaned, now + look.ttlMs);
-      return { allowed: true, remaining: look.remaining, resetAtMs: look.resetAtMs, retryAfterMs: 0 };
+      return {
+        allowed: true,
+        remaining: look.remaining,
+        resetAtMs: look.resetAtMs,
+        retryAfterMs: 0,
+      };
     });
     return { now, outcomes };
   }
@@ -106,7 +111,11 @@ export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
       if (block !== undefined && block.until > now) {
         // Denied whatever the algorithm says, until the later of the block's end and its own.
         const left = block.until - now;
-        const retryAfterMs = r.allowed ? left : r.retryAfterMs < 0 ? r.retryAfterMs : Math.max(r.retryAfterMs, left);
+        const retryAfterMs = r.allowed
+          ? left
+          : r.retryAfterMs < 0
+            ? r.retryAfterMs
+            : Math.max(r.retryAfterMs, left);
         const resetAtMs = Math.max(r.resetAtMs, block.until);
         return { ...r, allowed: false, remaining: 0, resetAtMs, retryAfterMs };
       }

@@ -59,7 +59,11 @@ export function encodeArgv(
   refundOf?: number,
 ): string[] {
   const mode = refundOf !== undefined ? 'r' : charge ? '1' : '0';
-  const argv = [now === undefined ? '' : String(now), mode, refundOf === undefined ? '' : String(refundOf)];
+  const argv = [
+    now === undefined ? '' : String(now),
+    mode,
+    refundOf === undefined ? '' : String(refundOf),
+  ];
   for (const c of calls) {
     const fields = [
       c.algorithm,
@@ -71,7 +75,8 @@ export function encodeArgv(
       String(c.blockMs ?? 0),
       String(c.maxDelayMs ?? 0),
     ];
-    if (fields.length !== FIELDS_PER_RULE) throw new Error('consume protocol: eight fields per rule');
+    if (fields.length !== FIELDS_PER_RULE)
+      throw new Error('consume protocol: eight fields per rule');
     argv.push(...fields);
   }
   return argv;
