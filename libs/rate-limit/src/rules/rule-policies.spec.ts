@@ -53,6 +53,12 @@ describe('rule policies: validation', () => {
       'is for leaky-bucket and gcra rules only',
     ],
     [{ maxDelay: 1.5 }, 'maxDelay', 'must be a positive whole number of milliseconds, got 1.5'],
+    // 1e9 per 7 ms drains 1e9 sub-units a ms: 31 days of queue is past exact integers.
+    [
+      { limit: 1_000_000_000, window: 7, maxDelay: '31d' },
+      'maxDelay',
+      'is too long for this limit and window to be counted exactly',
+    ],
     [
       { count: 'errors' },
       'count',

@@ -1,4 +1,4 @@
-import { ALGORITHM_NAMES } from '../algorithms/index.js';
+import { ALGORITHM_NAMES, subUnits } from '../algorithms/index.js';
 import { RateLimitConfigError } from '../errors/index.js';
 import type { Algorithm, KeySource, RateLimitRule, RuleInput } from '../interfaces/index.js';
 import { BOUNDS } from '../rate-limit.constants.js';
@@ -112,6 +112,11 @@ function validatePolicies(
   if (input.maxDelay !== undefined) {
     if (!SHAPED.includes(input.algorithm)) fail('maxDelay', `is for ${SHAPED.join(' and ')} rules only`);
     out.maxDelayMs = duration('maxDelay', BOUNDS.windowMs.max);
+    // The queue is counted in the algorithm's integer sub-units: it must stay exact.
+    const { per, rate } = subUnits(input.limit, parseDuration(input.window));
+    if (input.limit * per + out.maxDelayMs * rate > Number.MAX_SAFE_INTEGER) {
+      fail('maxDelay', 'is too long for this limit and window to be counted exactly');
+    }
   }
   const count = input.count;
   if (count !== undefined && count !== 'all') {
