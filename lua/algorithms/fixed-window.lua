@@ -34,3 +34,12 @@ ALGORITHMS['fixed-window'] = function(key, now, limit, window, cost)
     redis.call('PEXPIRE', key, ttl)
   end
 end
+
+-- Gives the charge back to the window it was made in; a window that has ended took it with it
+-- (as does one a clock gone back had moved past, which is rare and only keeps the charge).
+REFUNDS['fixed-window'] = function(key, now, limit, window, cost, _, charged_at)
+  local stored = redis.call('HMGET', key, 's', 'c')
+  local start, count = tonumber(stored[1]), tonumber(stored[2])
+  if start == nil or charged_at < start or charged_at >= start + window then return end
+  redis.call('HSET', key, 'c', math.max(0, count - cost))
+end

@@ -50,3 +50,15 @@ ALGORITHMS['sliding-window-counter'] = function(key, now, limit, window, cost)
     redis.call('PEXPIRE', key, math.max(1, start + 2 * window - now))
   end
 end
+
+-- Gives the charge back to the window it was counted in, current or previous.
+REFUNDS['sliding-window-counter'] = function(key, now, limit, window, cost, _, charged_at)
+  local stored = redis.call('HMGET', key, 's', 'c', 'p')
+  local start, curr, prev = tonumber(stored[1]), tonumber(stored[2]), tonumber(stored[3])
+  if start == nil then return end
+  if charged_at >= start and charged_at < start + window then
+    redis.call('HSET', key, 'c', math.max(0, curr - cost))
+  elseif charged_at >= start - window and charged_at < start then
+    redis.call('HSET', key, 'p', math.max(0, prev - cost))
+  end
+end

@@ -127,3 +127,25 @@ ALGORITHMS['sliding-window-log'] = function(key, now, limit, window, cost)
     redis.call('PEXPIRE', key, math.max(1, reset_at - now))
   end
 end
+
+-- Removes the admission's entry: the newest logged at the charge's time with its cost (entries
+-- alike in both are interchangeable), and moves the running totals of those after it down.
+REFUNDS['sliding-window-log'] = function(key, now, limit, window, cost, _, charged_at)
+  local same = redis.call('ZRANGEBYSCORE', key, charged_at, charged_at)
+  local found, total = nil, nil
+  for i = #same, 1, -1 do
+    local entry_total, entry_cost = log_entry(same[i])
+    if entry_total ~= nil and entry_cost == cost then
+      found, total = same[i], entry_total
+      break
+    end
+  end
+  if found == nil then return end
+  local rank = redis.call('ZRANK', key, found)
+  local later = redis.call('ZRANGE', key, rank + 1, -1, 'WITHSCORES')
+  local ttl = redis.call('PTTL', key)
+  redis.call('ZREMRANGEBYRANK', key, rank, -1)
+  log_renumber(key, later, total - cost)
+  -- Emptied, the key was deleted: the entries put back need its TTL again.
+  if #later > 0 and ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+end

@@ -16,9 +16,8 @@ local function token_bucket_units(limit, window)
   return window / a, limit / a
 end
 
-ALGORITHMS['token-bucket'] = function(key, now, limit, window, cost)
-  local per, rate = token_bucket_units(limit, window)
-  local capacity = limit * per
+-- The tokens (sub-units) and their time, refilled to now.
+local function token_bucket_level(key, now, per, rate, capacity)
   local stored = redis.call('HMGET', key, 't', 'u', 'ts')
   local n, ts = capacity, now
   local stored_n, stored_per, stored_ts = tonumber(stored[1]), tonumber(stored[2]), tonumber(stored[3])
@@ -28,6 +27,19 @@ ALGORITHMS['token-bucket'] = function(key, now, limit, window, cost)
     n = math.min(capacity, stored_n + math.max(0, now - stored_ts) * rate)
     ts = math.max(stored_ts, now)
   end
+  return n, ts
+end
+
+local function token_bucket_store(key, now, per, rate, capacity, kept, ts)
+  redis.call('HSET', key, 't', string.format('%.17g', kept), 'u', string.format('%.17g', per),
+    'ts', string.format('%.17g', ts))
+  redis.call('PEXPIRE', key, math.max(1, ts - now + math.ceil((capacity - kept) / rate)))
+end
+
+ALGORITHMS['token-bucket'] = function(key, now, limit, window, cost)
+  local per, rate = token_bucket_units(limit, window)
+  local capacity = limit * per
+  local n, ts = token_bucket_level(key, now, per, rate, capacity)
   local need = cost * per
   local allowed = cost <= limit and n >= need
   local kept = n
@@ -44,8 +56,15 @@ ALGORITHMS['token-bucket'] = function(key, now, limit, window, cost)
   local remaining = math.floor(kept / per)
   if not allowed or cost == 0 then return allowed, remaining, ts + to_full, retry, nil end
   return true, remaining, ts + to_full, 0, function()
-    redis.call('HSET', key, 't', string.format('%.17g', kept), 'u', string.format('%.17g', per),
-      'ts', string.format('%.17g', ts))
-    redis.call('PEXPIRE', key, math.max(1, ahead + to_full))
+    token_bucket_store(key, now, per, rate, capacity, kept, ts)
   end
+end
+
+-- Puts the charge's tokens back, never above the capacity.
+REFUNDS['token-bucket'] = function(key, now, limit, window, cost)
+  local per, rate = token_bucket_units(limit, window)
+  local capacity = limit * per
+  local n, ts = token_bucket_level(key, now, per, rate, capacity)
+  if n == capacity then return end
+  token_bucket_store(key, now, per, rate, capacity, math.min(capacity, n + cost * per), ts)
 end

@@ -2,7 +2,7 @@ import { Cluster, type Redis } from 'ioredis';
 import type { Algorithm } from '../../libs/rate-limit/src/interfaces/index.js';
 import type { RuleCall } from '../../libs/rate-limit/src/stores/rate-limit.store.js';
 import { RedisStore } from '../../libs/rate-limit/src/stores/redis.store.js';
-import { stateKey } from '../../libs/rate-limit/src/stores/redis-keys.js';
+import { blockKey, stateKey } from '../../libs/rate-limit/src/stores/redis-keys.js';
 import { DAYS_31 } from '../support/algorithm-cases.js';
 import { RedisCluster } from '../support/redis-cluster.js';
 import { keyPrefix } from '../support/redis-client.js';
@@ -56,6 +56,28 @@ describe('Redis Cluster (3 masters)', () => {
     expect(admitted).toEqual(identities.map(() => 7));
     const after = await store.peek(callsFor(identities[0]));
     expect(after.outcomes.map((o) => o.remaining)).toEqual([0, 5, 2]);
+  });
+
+  it('keeps a block in its rule key\'s slot: blocks, refunds and resets of every identity work on any master', async () => {
+    const blocked = identities.map((identity) => ({
+      ...callsFor(identity)[0],
+      algorithm: 'token-bucket' as const,
+      limit: 1,
+      windowMs: 10_000,
+      blockMs: 60_000,
+      // Braces in an identity are escaped: its block still lands beside its state.
+      key: stateKey(prefix, 'blocked', 'token-bucket', `${identity}}{x`),
+    }));
+    for (const call of blocked) {
+      expect((await store.consume([call])).outcomes[0].allowed).toBe(true);
+      const denied = await store.consume([call]);
+      expect(denied.outcomes[0]).toMatchObject({ allowed: false, retryAfterMs: 60_000 });
+      expect(await slot(blockKey(call.key))).toBe(await slot(call.key));
+      expect(await client.pttl(blockKey(call.key))).toBeGreaterThan(0);
+    }
+    await store.refund([blocked[0]], Date.now());
+    await store.reset(blocked.map((c) => c.key));
+    for (const call of blocked) expect((await store.consume([call])).outcomes[0].allowed).toBe(true);
   });
 
   it('spreads identities over every master', async () => {

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
 import { ALGORITHMS, ALGORITHM_NAMES } from '../../libs/rate-limit/src/algorithms/index.js';
 import type { Algorithm } from '../../libs/rate-limit/src/interfaces/index.js';
 import { MemoryStore } from '../../libs/rate-limit/src/stores/memory.store.js';
@@ -7,16 +8,22 @@ import { RedisStore } from '../../libs/rate-limit/src/stores/redis.store.js';
 import {
   ALGORITHM_CASES,
   DAYS_31,
+  POLICY_CASES,
   T0,
+  isRefund,
   isRelease,
   stepShare,
   type AlgorithmCase,
   type Expected,
+  type PolicyCase,
 } from '../support/algorithm-cases.js';
 import { ConsumeBatch, type BatchOp } from '../support/consume-batch.js';
 import { int, pick, seeded } from '../support/random.js';
 import { keyPrefix } from '../support/redis-client.js';
 import { RedisServer } from '../support/redis-server.js';
+
+/** Redis Cluster's hash slot of a key, as ioredis computes it. */
+const calculateSlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
 
 let server: RedisServer;
 let client: Redis;
@@ -42,7 +49,19 @@ function caseOps(algorithm: Algorithm, c: AlgorithmCase, key: string): BatchOp[]
     return {
       now: start + step.at,
       charge: true,
-      calls: [{ key, algorithm, limit, windowMs, cost, enforce: true, leaseId, share: stepShare(c, step) }],
+      calls: [
+        {
+          key,
+          algorithm,
+          limit,
+          windowMs,
+          cost,
+          enforce: true,
+          leaseId,
+          share: stepShare(c, step),
+          maxDelayMs: c.maxDelayMs,
+        },
+      ],
     };
   });
 }
@@ -66,8 +85,12 @@ async function throughMemory(ops: BatchOp[]): Promise<Array<StoreResult | null>>
     if ('release' in op) {
       await memory.release(op.release.key, op.release.leaseId);
       out.push(null);
+    } else if (op.refundOf !== undefined) {
+      out.push(await memory.refund(op.calls, op.refundOf, op.now));
     } else {
-      out.push(await (op.charge ? memory.consume(op.calls, op.now) : memory.peek(op.calls, op.now)));
+      out.push(
+        await (op.charge ? memory.consume(op.calls, op.now) : memory.peek(op.calls, op.now)),
+      );
     }
   }
   return out;
@@ -86,6 +109,7 @@ function shortestTtl(algorithm: Algorithm, c: AlgorithmCase): number {
       now: (c.start ?? T0) + step.at,
       leaseId: step.lease,
       share: stepShare(c, step),
+      maxDelayMs: c.maxDelayMs,
     });
     if (r.allowed) {
       state = r.next;
@@ -96,11 +120,16 @@ function shortestTtl(algorithm: Algorithm, c: AlgorithmCase): number {
 }
 
 const tableCases = ALGORITHM_NAMES.flatMap((algorithm) =>
-  ALGORITHM_CASES[algorithm].map((c, i) => ({ algorithm, c, key: `${prefix}:table:${algorithm}:${i}` })),
+  ALGORITHM_CASES[algorithm].map((c, i) => ({
+    algorithm,
+    c,
+    key: `${prefix}:table:${algorithm}:${i}`,
+  })),
 );
 
 describe('the hand-computed table', () => {
-  const named = (list: typeof tableCases) => list.map((t) => [`${t.algorithm}: ${t.c.name}`, t] as const);
+  const named = (list: typeof tableCases) =>
+    list.map((t) => [`${t.algorithm}: ${t.c.name}`, t] as const);
 
   it.each(named(tableCases))('%s: Lua and memory', async (_, t) => {
     const ops = caseOps(t.algorithm, t.c, t.key);
@@ -132,9 +161,92 @@ describe('the hand-computed table', () => {
   });
 });
 
+/** A policy case as store operations on one key: charges, looks and refunds. */
+function policyOps(c: PolicyCase, key: string): BatchOp[] {
+  return c.steps.map((step) => {
+    const call: RuleCall = {
+      key,
+      algorithm: c.algorithm,
+      limit: c.limit,
+      windowMs: c.windowMs,
+      cost: isRefund(step) ? step.refund.cost : step.cost,
+      enforce: true,
+      blockMs: c.blockMs,
+      maxDelayMs: c.maxDelayMs,
+    };
+    const now = T0 + step.at;
+    if (isRefund(step))
+      return { calls: [call], now, charge: false, refundOf: T0 + step.refund.chargedAt };
+    return { calls: [call], now, charge: !step.peek };
+  });
+}
+
+describe('rule policies: blocks and refunds', () => {
+  const cases = POLICY_CASES.map((c, i) => [c.name, c, `${prefix}:policy:${i}:{id}`] as const);
+
+  it.each(cases)('%s: Lua and memory', async (_, c, key) => {
+    const ops = policyOps(c, key);
+    const relative = (results: Array<StoreResult | null>) =>
+      results.map((r) => ({ ...r!.outcomes[0], resetAtMs: r!.outcomes[0].resetAtMs - T0 }));
+    const expected = c.steps.map((s) => s.expect);
+    expect(relative(await batch.run(ops))).toEqual(expected);
+    expect(relative(await throughMemory(ops))).toEqual(expected);
+  });
+
+  it('keeps a block beside the state key with a TTL of the block, in its cluster slot; a reset deletes both', async () => {
+    const store = new RedisStore(client);
+    const key = `${prefix}:block:{caller}`;
+    const call: RuleCall = {
+      key,
+      algorithm: 'fixed-window',
+      limit: 1,
+      windowMs: 60_000,
+      cost: 1,
+      enforce: true,
+      blockMs: 90_000,
+    };
+    expect((await store.consume([call])).outcomes[0].allowed).toBe(true);
+    const denied = await store.consume([call]);
+    expect(denied.outcomes[0]).toMatchObject({
+      allowed: false,
+      remaining: 0,
+      retryAfterMs: 90_000,
+    });
+    expect(denied.outcomes[0].resetAtMs).toBe(denied.now + 90_000);
+    const ttl = await client.pttl(`${key}:block`);
+    expect(ttl).toBeGreaterThan(85_000);
+    expect(ttl).toBeLessThanOrEqual(90_000);
+    expect(await client.get(`${key}:block`)).toBe(String(denied.now + 90_000));
+    expect(calculateSlot(`${key}:block`)).toBe(calculateSlot(key));
+    await store.reset([key]);
+    expect(await client.exists(key, `${key}:block`)).toBe(0);
+    expect((await store.consume([call])).outcomes[0].allowed).toBe(true);
+  });
+
+  it('refuses a refund where none is defined, on Redis and in memory', async () => {
+    const call: RuleCall = {
+      key: `${prefix}:norefund`,
+      algorithm: 'concurrency',
+      limit: 1,
+      windowMs: 1_000,
+      cost: 1,
+      enforce: true,
+    };
+    await expect(new RedisStore(client).refund([call], T0)).rejects.toThrow(
+      /no refund for algorithm concurrency/,
+    );
+    await expect(new MemoryStore({ sweepIntervalMs: 0 }).refund([call], T0)).rejects.toThrow(
+      /No refund/,
+    );
+  });
+});
+
 const LIMITS = [1, 2, 3, 5, 10, 100, 1_000_000_000];
 const WINDOWS = [1, 7, 1_000, 5_000, 60_000, DAYS_31];
 const LEASES = ['a', 'b', 'c'];
+const BLOCKS = [1, 7, 1_000, 60_000, DAYS_31];
+const SHAPED: readonly Algorithm[] = ['leaky-bucket', 'gcra'];
+const REFUNDABLE = ALGORITHM_NAMES.filter((a) => ALGORITHMS[a].refund !== undefined);
 
 /**
  * Seeded traffic over one to three rules per call: `primary` first, then any algorithm, some of
@@ -151,7 +263,15 @@ function randomOps(primary: Algorithm, seed: number): BatchOp[] {
     windowMs: pick(rnd, WINDOWS),
     enforce: r === 0 || rnd() < 0.7,
     share: undefined as ((rnd: () => number) => RuleCall['share']) | undefined,
+    blockMs: undefined as number | undefined,
+    maxDelayMs: undefined as number | undefined,
   }));
+  // A share of the rules block on denial; shaped leaky buckets and GCRA hold up to a window.
+  for (const rule of rules) {
+    if (rnd() < 0.3) rule.blockMs = pick(rnd, BLOCKS);
+    if (SHAPED.includes(rule.algorithm) && rnd() < 0.4)
+      rule.maxDelayMs = int(rnd, 1, rule.windowMs);
+  }
   // Weighted buckets: two or three classes; now and then the weights change between calls.
   for (const rule of rules.filter((r) => r.algorithm === 'weighted-token-bucket')) {
     const names = ['a', 'b', 'c'].slice(0, int(rnd, 2, 3));
@@ -179,7 +299,8 @@ function randomOps(primary: Algorithm, seed: number): BatchOp[] {
     if (roll < 0.2) now += 0;
     else if (roll < 0.3 && charged) now -= int(rnd, 1, scale);
     else now += int(rnd, 1, Math.max(1, Math.floor(scale / 2)));
-    const calls: RuleCall[] = rules.map(({ key, algorithm, limit, windowMs, enforce, share }) => {
+    const calls: RuleCall[] = rules.map((rule) => {
+      const { key, algorithm, limit, windowMs, enforce, share, blockMs, maxDelayMs } = rule;
       const costRoll = rnd();
       const cost =
         costRoll < 0.1
@@ -190,8 +311,30 @@ function randomOps(primary: Algorithm, seed: number): BatchOp[] {
               ? limit
               : int(rnd, 1, Math.min(limit, 3));
       const leaseId = algorithm === 'concurrency' && rnd() < 0.7 ? pick(rnd, LEASES) : undefined;
-      return { key, algorithm, limit, windowMs, cost, enforce, leaseId, share: share?.(rnd) };
+      return {
+        key,
+        algorithm,
+        limit,
+        windowMs,
+        cost,
+        enforce,
+        leaseId,
+        share: share?.(rnd),
+        blockMs,
+        maxDelayMs,
+      };
     });
+    const last = ops[ops.length - 1];
+    // Now and then the refund of the last charge (whether it was admitted or not: the stores
+    // must agree either way), for the rules that have one.
+    if (last && !('release' in last) && last.charge && rnd() < 0.15) {
+      const refundable = last.calls.filter((c) => REFUNDABLE.includes(c.algorithm));
+      if (refundable.length > 0) {
+        ops.push({ calls: refundable, now, charge: false, refundOf: last.now });
+        charged = false;
+        continue;
+      }
+    }
     charged = rnd() > 0.1;
     ops.push({ calls, now, charge: charged });
   }
@@ -219,8 +362,16 @@ describe('seeded random traffic, several rules per call', () => {
     }
   });
 
-  it('exercises admissions, denials, dry-run denials and never-admissible costs', async () => {
-    const seen = { admitted: 0, denied: 0, dryRunDenied: 0, never: 0 };
+  it('exercises admissions, denials, dry-run denials, never-admissible costs, shaped slots, blocks and refunds', async () => {
+    const seen = {
+      admitted: 0,
+      denied: 0,
+      dryRunDenied: 0,
+      never: 0,
+      held: 0,
+      blocked: 0,
+      refunds: 0,
+    };
     for (const primary of ALGORITHM_NAMES) {
       for (const seed of SEEDS.slice(0, 10)) {
         const ops = randomOps(primary, seed);
@@ -228,7 +379,11 @@ describe('seeded random traffic, several rules per call', () => {
         memory.forEach((result, i) => {
           const op = ops[i];
           if (result === null || 'release' in op) return;
+          if (op.refundOf !== undefined) seen.refunds++;
           result.outcomes.forEach((o, r) => {
+            const { blockMs } = op.calls[r];
+            if (o.allowed && o.retryAfterMs > 0) seen.held++;
+            if (!o.allowed && blockMs !== undefined && o.retryAfterMs >= blockMs) seen.blocked++;
             if (o.retryAfterMs === -1) seen.never++;
             if (o.allowed) seen.admitted++;
             else if (op.calls[r].enforce) seen.denied++;
@@ -237,6 +392,6 @@ describe('seeded random traffic, several rules per call', () => {
         });
       }
     }
-    expect(Object.values(seen).every((n) => n >= 20)).toBe(true);
+    expect(Object.entries(seen).filter(([, n]) => n < 20)).toEqual([]);
   });
 });

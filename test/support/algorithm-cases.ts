@@ -49,6 +49,8 @@ export interface AlgorithmCase {
   start?: number;
   /** Weighted token bucket: the classes and their weights, sorted by class name. */
   weights?: Array<[string, number]>;
+  /** Leaky bucket and GCRA: the rule's `maxDelay` (ms). */
+  maxDelayMs?: number;
   steps: Step[];
 }
 
@@ -69,6 +71,13 @@ const ok = (remaining: number, resetAtMs: number): Expected => ({
   remaining,
   resetAtMs,
   retryAfterMs: 0,
+});
+/** Admitted into a shaped slot: the request proceeds `waitMs` later. */
+const held = (remaining: number, resetAtMs: number, waitMs: number): Expected => ({
+  allowed: true,
+  remaining,
+  resetAtMs,
+  retryAfterMs: waitMs,
 });
 const no = (remaining: number, resetAtMs: number, retryAfterMs: number): Expected => ({
   allowed: false,
@@ -449,7 +458,11 @@ export const ALGORITHM_CASES: Readonly<Record<Algorithm, readonly AlgorithmCase[
         { at: 0, cost: MAX_LIMIT, expect: ok(0, 518_400_000 + DAYS_31) },
         { at: 518_400_000, cost: 1, expect: no(0, 518_400_000 + DAYS_31, 1) },
         // Half-way through the next window the previous one weighs 5e8.
-        { at: 518_400_000 + DAYS_31 / 2, cost: 500_000_000, expect: ok(0, 518_400_000 + 2 * DAYS_31) },
+        {
+          at: 518_400_000 + DAYS_31 / 2,
+          cost: 500_000_000,
+          expect: ok(0, 518_400_000 + 2 * DAYS_31),
+        },
         { at: 518_400_000 + DAYS_31 / 2, cost: 1, expect: no(0, 518_400_000 + 2 * DAYS_31, 1) },
       ],
     },
@@ -598,6 +611,24 @@ export const ALGORITHM_CASES: Readonly<Record<Algorithm, readonly AlgorithmCase[
 
   'leaky-bucket': [
     {
+      // 1 unit is 500 sub-units, 1 drains per ms; the queue may hold 1 000 ms of drain above 2.
+      name: 'maxDelay: admits above the burst into a queue, each waiting for its slot, in order',
+      limit: 2,
+      windowMs: 1_000,
+      maxDelayMs: 1_000,
+      steps: [
+        { at: 0, cost: 1, expect: ok(1, 500) },
+        { at: 0, cost: 1, expect: ok(0, 1_000) },
+        { at: 0, cost: 1, expect: held(0, 1_500, 500) },
+        { at: 0, cost: 1, expect: held(0, 2_000, 1_000) },
+        // The queue is 1 000 ms deep: this one would wait 1 500 ms. Its slot frees at 500.
+        { at: 0, cost: 1, expect: no(0, 2_000, 500) },
+        { at: 500, cost: 1, expect: held(0, 2_500, 1_000) },
+        { at: 2_500, cost: 1, expect: ok(1, 3_000) },
+        { at: 3_000, cost: 3, expect: no(2, 3_000, -1) },
+      ],
+    },
+    {
       name: 'starts empty, drains one unit per 100 ms, retries on the ms there is room',
       // 1 unit = 100 sub-units, 1 sub-unit drains per ms.
       limit: 10,
@@ -704,6 +735,25 @@ export const ALGORITHM_CASES: Readonly<Record<Algorithm, readonly AlgorithmCase[
   ],
 
   gcra: [
+    {
+      // Emission interval 500 ms (1 unit = 500 sub-units, 1 per ms); the TAT may run 1 000 ms
+      // past the burst.
+      name: 'maxDelay: admits with the TAT ahead, each request waiting for its slot, in order',
+      limit: 2,
+      windowMs: 1_000,
+      maxDelayMs: 1_000,
+      steps: [
+        { at: 0, cost: 1, expect: ok(1, 500) },
+        { at: 0, cost: 1, expect: ok(0, 1_000) },
+        { at: 0, cost: 1, expect: held(0, 1_500, 500) },
+        { at: 0, cost: 1, expect: held(0, 2_000, 1_000) },
+        { at: 0, cost: 1, expect: no(0, 2_000, 500) },
+        { at: 0, cost: 0, expect: ok(0, 2_000) },
+        { at: 500, cost: 1, expect: held(0, 2_500, 1_000) },
+        { at: 2_500, cost: 1, expect: ok(1, 3_000) },
+        { at: 3_000, cost: 3, expect: no(2, 3_000, -1) },
+      ],
+    },
     {
       name: 'admits a burst of exactly the limit, then one per emission interval',
       // 3 per 10 s: 1 request = 10 000 sub-units, 3 per ms (3 333.3 ms apart).
@@ -923,7 +973,10 @@ export const ALGORITHM_CASES: Readonly<Record<Algorithm, readonly AlgorithmCase[
       name: 'gives each class its reserve under contention, refilled 3:1',
       limit: 40,
       windowMs: 1_000,
-      weights: [['high', 3], ['low', 1]],
+      weights: [
+        ['high', 3],
+        ['low', 1],
+      ],
       steps: [
         { at: 0, cost: 1, cls: 'high', expect: ok(29, 25) },
         { at: 0, cost: 10, cls: 'low', expect: ok(0, 275) },
@@ -939,7 +992,10 @@ export const ALGORITHM_CASES: Readonly<Record<Algorithm, readonly AlgorithmCase[
       name: 'lets a class alone take what the others spill, and keeps their reserve for them',
       limit: 40,
       windowMs: 1_000,
-      weights: [['high', 3], ['low', 1]],
+      weights: [
+        ['high', 3],
+        ['low', 1],
+      ],
       steps: [
         { at: 0, cost: 30, cls: 'high', expect: ok(0, 750) },
         { at: 0, cost: 1, cls: 'high', expect: no(0, 750, 34) },
@@ -952,7 +1008,10 @@ export const ALGORITHM_CASES: Readonly<Record<Algorithm, readonly AlgorithmCase[
       name: 'never admits a cost above the limit; a look changes nothing; no borrowing from an empty pool',
       limit: 40,
       windowMs: 1_000,
-      weights: [['high', 3], ['low', 1]],
+      weights: [
+        ['high', 3],
+        ['low', 1],
+      ],
       steps: [
         { at: 0, cost: 41, cls: 'low', expect: no(10, 0, -1) },
         { at: 0, cost: 0, cls: 'high', expect: ok(30, 0) },
@@ -965,7 +1024,10 @@ export const ALGORITHM_CASES: Readonly<Record<Algorithm, readonly AlgorithmCase[
       name: 'admits from the reserve, then the pool, over a minute',
       limit: 10,
       windowMs: 60_000,
-      weights: [['a', 1], ['b', 1]],
+      weights: [
+        ['a', 1],
+        ['b', 1],
+      ],
       steps: [
         { at: 0, cost: 1, cls: 'a', expect: ok(4, 6_000) },
         { at: 1_000, cost: 5, cls: 'b', expect: ok(0, 36_000) },
@@ -980,11 +1042,210 @@ export const ALGORITHM_CASES: Readonly<Record<Algorithm, readonly AlgorithmCase[
       name: 'reads its state in the new units when the weights change',
       limit: 40,
       windowMs: 1_000,
-      weights: [['high', 3], ['low', 1]],
+      weights: [
+        ['high', 3],
+        ['low', 1],
+      ],
       steps: [
         { at: 0, cost: 10, cls: 'high', expect: ok(20, 250) },
-        { at: 0, cost: 1, cls: 'high', weights: [['high', 1], ['low', 1]], expect: ok(19, 275) },
+        {
+          at: 0,
+          cost: 1,
+          cls: 'high',
+          weights: [
+            ['high', 1],
+            ['low', 1],
+          ],
+          expect: ok(19, 275),
+        },
       ],
     },
   ],
 };
+
+/** Gives back what one admitted request was charged (the response did not count, or was given up). */
+export interface RefundStep {
+  at: number;
+  refund: {
+    cost: number;
+    /** When the refunded request was charged (ms after the start). */ chargedAt: number;
+  };
+  /** The state afterwards, as a look answers it. */
+  expect: Expected;
+}
+
+/** A request of a policy case; `peek` looks without charging (admin inspect). */
+export interface PolicyRequestStep extends RequestStep {
+  peek?: boolean;
+}
+
+/** A rule policy played by the stores (blocks and refunds live beside the algorithm's state). */
+export interface PolicyCase {
+  name: string;
+  algorithm: Algorithm;
+  limit: number;
+  windowMs: number;
+  /** The rule's `blockDuration` (ms). */
+  blockMs?: number;
+  maxDelayMs?: number;
+  steps: Array<PolicyRequestStep | RefundStep>;
+}
+
+export const isRefund = (step: PolicyRequestStep | RefundStep): step is RefundStep =>
+  'refund' in step;
+
+export const POLICY_CASES: readonly PolicyCase[] = [
+  {
+    name: 'blockDuration: a denial keeps the caller denied past the window, a look included',
+    algorithm: 'fixed-window',
+    limit: 2,
+    windowMs: 10_000,
+    blockMs: 30_000,
+    steps: [
+      { at: 0, cost: 1, expect: ok(1, 10_000) },
+      { at: 1, cost: 1, expect: ok(0, 10_000) },
+      { at: 2, cost: 1, expect: no(0, 30_002, 30_000) },
+      // The next window would admit: the block does not.
+      { at: 15_000, cost: 1, expect: no(0, 30_002, 15_002) },
+      { at: 20_000, cost: 0, peek: true, expect: no(0, 30_002, 10_002) },
+      // Past the block's end the window's own reset is the later one.
+      { at: 30_001, cost: 1, expect: no(0, 40_000, 1) },
+      { at: 30_002, cost: 1, expect: ok(1, 40_000) },
+    ],
+  },
+  {
+    name: 'blockDuration: a cost above the limit starts no block',
+    algorithm: 'fixed-window',
+    limit: 2,
+    windowMs: 10_000,
+    blockMs: 30_000,
+    steps: [
+      { at: 0, cost: 3, expect: no(2, 10_000, -1) },
+      { at: 1, cost: 1, expect: ok(1, 10_000) },
+    ],
+  },
+  {
+    // 1 token is 1 000 sub-units, 1 refills per ms.
+    name: 'blockDuration: a refilled bucket stays closed until the block ends',
+    algorithm: 'token-bucket',
+    limit: 2,
+    windowMs: 2_000,
+    blockMs: 5_000,
+    steps: [
+      { at: 0, cost: 2, expect: ok(0, 2_000) },
+      { at: 500, cost: 1, expect: no(0, 5_500, 5_000) },
+      { at: 3_000, cost: 1, expect: no(0, 5_500, 2_500) },
+      { at: 5_500, cost: 1, expect: ok(1, 6_500) },
+      { at: 5_500, cost: 1, expect: ok(0, 7_500) },
+      // Denied for 2 000 ms by the bucket, blocked for 5 000.
+      { at: 5_500, cost: 2, expect: no(0, 10_500, 5_000) },
+    ],
+  },
+  {
+    name: "blockDuration: a block shorter than the algorithm's wait changes nothing",
+    algorithm: 'gcra',
+    limit: 1,
+    windowMs: 60_000,
+    blockMs: 1_000,
+    steps: [
+      { at: 0, cost: 1, expect: ok(0, 60_000) },
+      { at: 1, cost: 1, expect: no(0, 60_000, 59_999) },
+      { at: 2, cost: 0, peek: true, expect: no(0, 60_000, 999) },
+      { at: 60_000, cost: 1, expect: ok(0, 120_000) },
+    ],
+  },
+  {
+    name: 'refund: fixed window, to the window charged; an ended window keeps nothing to give back',
+    algorithm: 'fixed-window',
+    limit: 2,
+    windowMs: 10_000,
+    steps: [
+      { at: 0, cost: 1, expect: ok(1, 10_000) },
+      { at: 1, cost: 1, expect: ok(0, 10_000) },
+      { at: 2, refund: { cost: 1, chargedAt: 1 }, expect: ok(1, 10_000) },
+      { at: 3, cost: 1, expect: ok(0, 10_000) },
+      { at: 4, cost: 1, expect: no(0, 10_000, 9_996) },
+      { at: 10_000, refund: { cost: 1, chargedAt: 3 }, expect: ok(2, 20_000) },
+      { at: 10_000, cost: 2, expect: ok(0, 20_000) },
+    ],
+  },
+  {
+    name: 'refund: sliding window counter, to the current or the previous window',
+    algorithm: 'sliding-window-counter',
+    limit: 3,
+    windowMs: 10_000,
+    steps: [
+      { at: 0, cost: 1, expect: ok(2, 20_000) },
+      { at: 1, cost: 1, expect: ok(1, 20_000) },
+      { at: 5_000, cost: 1, expect: ok(0, 20_000) },
+      { at: 6_000, refund: { cost: 1, chargedAt: 1 }, expect: ok(1, 20_000) },
+      // The previous window's 2 weigh floor(2 * 5 000 / 10 000) = 1.
+      { at: 15_000, cost: 1, expect: ok(1, 30_000) },
+      // Back to the previous window: its 1 weighs floor(1 * 4 999 / 10 000) = 0.
+      { at: 15_001, refund: { cost: 1, chargedAt: 5_000 }, expect: ok(2, 30_000) },
+    ],
+  },
+  {
+    // 1 token is 5 000 sub-units, 1 refills per ms.
+    name: 'refund: token bucket, the tokens back, never above the capacity',
+    algorithm: 'token-bucket',
+    limit: 2,
+    windowMs: 10_000,
+    steps: [
+      { at: 0, cost: 1, expect: ok(1, 5_000) },
+      { at: 0, cost: 1, expect: ok(0, 10_000) },
+      { at: 1_000, refund: { cost: 1, chargedAt: 0 }, expect: ok(1, 5_000) },
+      { at: 1_000, cost: 2, expect: no(1, 5_000, 4_000) },
+      { at: 9_000, refund: { cost: 1, chargedAt: 0 }, expect: ok(2, 9_000) },
+      { at: 9_000, cost: 2, expect: ok(0, 19_000) },
+    ],
+  },
+  {
+    name: 'refund: leaky bucket, the level down by the charge',
+    algorithm: 'leaky-bucket',
+    limit: 2,
+    windowMs: 10_000,
+    steps: [
+      { at: 0, cost: 1, expect: ok(1, 5_000) },
+      { at: 0, cost: 1, expect: ok(0, 10_000) },
+      { at: 0, cost: 1, expect: no(0, 10_000, 5_000) },
+      { at: 1_000, refund: { cost: 1, chargedAt: 0 }, expect: ok(1, 5_000) },
+      { at: 1_000, cost: 1, expect: ok(0, 10_000) },
+    ],
+  },
+  {
+    name: 'refund: GCRA with maxDelay, a slot given up is taken by the next request',
+    algorithm: 'gcra',
+    limit: 2,
+    windowMs: 1_000,
+    maxDelayMs: 1_000,
+    steps: [
+      { at: 0, cost: 1, expect: ok(1, 500) },
+      { at: 0, cost: 1, expect: ok(0, 1_000) },
+      { at: 0, cost: 1, expect: held(0, 1_500, 500) },
+      { at: 0, cost: 1, expect: held(0, 2_000, 1_000) },
+      { at: 0, cost: 1, expect: no(0, 2_000, 500) },
+      { at: 100, refund: { cost: 1, chargedAt: 0 }, expect: ok(0, 1_500) },
+      { at: 100, cost: 1, expect: held(0, 2_000, 900) },
+    ],
+  },
+  {
+    name: "refund: sliding window log, the admission's entry removed and the later totals renumbered",
+    algorithm: 'sliding-window-log',
+    limit: 3,
+    windowMs: 10_000,
+    steps: [
+      { at: 0, cost: 1, expect: ok(2, 10_000) },
+      { at: 1_000, cost: 1, expect: ok(1, 11_000) },
+      { at: 2_000, cost: 1, expect: ok(0, 12_000) },
+      { at: 3_000, refund: { cost: 1, chargedAt: 1_000 }, expect: ok(1, 12_000) },
+      // 1 more unit needed: the request at 0 leaves at 10 000.
+      { at: 3_000, cost: 2, expect: no(1, 12_000, 7_000) },
+      { at: 3_000, cost: 1, expect: ok(0, 13_000) },
+      { at: 10_000, cost: 1, expect: ok(0, 20_000) },
+      // Nothing was admitted at 500: nothing to remove.
+      { at: 10_000, refund: { cost: 1, chargedAt: 500 }, expect: ok(0, 20_000) },
+      { at: 10_000, refund: { cost: 1, chargedAt: 2_000 }, expect: ok(1, 20_000) },
+    ],
+  },
+];

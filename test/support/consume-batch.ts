@@ -1,11 +1,18 @@
 import type { Redis, Result } from 'ioredis';
 import { findLuaDir, loadLuaScripts } from '../../libs/rate-limit/src/stores/lua-scripts.js';
 import type { RuleCall, StoreResult } from '../../libs/rate-limit/src/stores/rate-limit.store.js';
-import { decodeReply, encodeArgv } from '../../libs/rate-limit/src/stores/redis-protocol.js';
+import {
+  decodeReply,
+  encodeArgv,
+  encodeKeys,
+} from '../../libs/rate-limit/src/stores/redis-protocol.js';
 
-/** One store call of a batch: a decision (`charge` false: a peek) or the end of a lease. */
+/**
+ * One store call of a batch: a decision (`charge` false: a peek; `refundOf`: the refund of the
+ * charge decided at that time) or the end of a lease.
+ */
 export type BatchOp =
-  | { calls: RuleCall[]; now: number; charge: boolean }
+  | { calls: RuleCall[]; now: number; charge: boolean; refundOf?: number }
   | { release: { key: string; leaseId: string } };
 
 /** Added to every TTL the script sets: far longer than any test runs. */
@@ -104,7 +111,10 @@ export class ConsumeBatch {
     const encoded = ops.map((op) => {
       if ('release' in op) return { release: op.release.leaseId, key: slot(op.release.key) };
       // The ARGV RedisStore sends, encoded by the same module.
-      return { keys: op.calls.map((c) => slot(c.key)), argv: encodeArgv(op.calls, op.now, op.charge) };
+      return {
+        keys: encodeKeys(op.calls).map(slot),
+        argv: encodeArgv(op.calls, op.now, op.charge, op.refundOf),
+      };
     });
     const json = JSON.stringify(encoded);
     const replies = await this.client.rateLimitConsumeBatch(keys.length, ...keys, json);

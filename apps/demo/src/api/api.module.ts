@@ -2,10 +2,11 @@ import { type MiddlewareConsumer, Module, type NestModule, RequestMethod } from 
 import { ApiController } from './api.controller.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { KeyTierMiddleware } from './key-tier.middleware.js';
+import { LoginController } from './login.controller.js';
 import { PremiumAuthMiddleware } from './premium-auth.middleware.js';
 
 @Module({
-  controllers: [ApiController],
+  controllers: [ApiController, LoginController],
   providers: [ApiKeysService],
 })
 export class ApiModule implements NestModule {

@@ -16,13 +16,26 @@ export interface AlgorithmInput {
   leaseId?: string;
   /** The classes and weights of a weighted token bucket, and the request's class. */
   share?: ShareInput;
+  /** Leaky bucket and GCRA: the longest a request may be held for its slot (ms); 0 none. */
+  maxDelayMs?: number;
+}
+
+/** What a refund is given: the charge to undo and the time it was decided at. */
+export interface RefundInput extends AlgorithmInput {
+  chargedAt: number;
+}
+
+/** The state after a refund; `ttlMs` omitted: the state keeps its expiry (as Lua's HSET does). */
+export interface RefundResult<S> {
+  next: S;
+  ttlMs?: number;
 }
 
 export interface AlgorithmResult<S> {
   allowed: boolean;
   remaining: number;
   resetAtMs: number;
-  /** 0 when allowed; -1 when the cost can never be admitted. */
+  /** Denied: -1 when the cost can never be admitted. Allowed: the wait for a shaped slot, else 0. */
   retryAfterMs: number;
   /**
    * The state to keep if the request is charged (all rules admitted it). A cost of 0 is a pure
@@ -37,6 +50,11 @@ export interface AlgorithmResult<S> {
 
 export interface AlgorithmImpl<S> {
   decide(state: S | undefined, input: AlgorithmInput): AlgorithmResult<S>;
+  /**
+   * Undoes one admitted charge of `input.cost` (see `RateLimitStore.refund`); `undefined`:
+   * nothing to change. Absent for algorithms without a refund.
+   */
+  refund?(state: S | undefined, input: RefundInput): RefundResult<S> | undefined;
 }
 
 /** A denial that no wait can turn into an admission: the cost is above the limit. */

@@ -51,6 +51,7 @@ function play(algorithm: Algorithm, c: AlgorithmCase): Expected[] {
       now: start + step.at,
       leaseId: step.lease,
       share: stepShare(c, step),
+      maxDelayMs: c.maxDelayMs,
     });
     state = after(state, result);
     out.push({ ...decision(result), resetAtMs: result.resetAtMs - start });

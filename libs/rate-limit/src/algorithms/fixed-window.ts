@@ -32,4 +32,12 @@ export const fixedWindow: AlgorithmImpl<FixedWindowState> = {
       ttlMs,
     };
   },
+
+  // Back to the window the charge was made in; a window that has ended took it with it.
+  refund(state, { windowMs, cost, chargedAt }) {
+    if (state === undefined || chargedAt < state.start || chargedAt >= state.start + windowMs) {
+      return undefined;
+    }
+    return { next: { start: state.start, count: Math.max(0, state.count - cost) } };
+  },
 };

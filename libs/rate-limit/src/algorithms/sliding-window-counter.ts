@@ -52,4 +52,17 @@ export const slidingWindowCounter: AlgorithmImpl<SlidingCounterState> = {
       ttlMs: Math.max(1, start + 2 * windowMs - now),
     };
   },
+
+  // Back to the window the charge was counted in, current or previous.
+  refund(state, { windowMs, cost, chargedAt }) {
+    if (state === undefined) return undefined;
+    const { start, curr, prev } = state;
+    if (chargedAt >= start && chargedAt < start + windowMs) {
+      return { next: { start, curr: Math.max(0, curr - cost), prev } };
+    }
+    if (chargedAt >= start - windowMs && chargedAt < start) {
+      return { next: { start, curr, prev: Math.max(0, prev - cost) } };
+    }
+    return undefined;
+  },
 };

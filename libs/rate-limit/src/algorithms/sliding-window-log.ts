@@ -82,4 +82,16 @@ export const slidingWindowLog: AlgorithmImpl<SlidingLogState> = {
       cleaned,
     };
   },
+
+  // Removes the admission's entry: the newest of the charge's time with its cost (entries alike
+  // in both are interchangeable). The log keeps its expiry, as the Redis key does.
+  refund(state, { cost, chargedAt }) {
+    if (state === undefined) return undefined;
+    const { log, head, end, used } = state;
+    let i = end - 2;
+    while (i >= head && !(log[i] === chargedAt && log[i + 1] === cost)) i -= 2;
+    if (i < head) return undefined;
+    const copy = [...log.slice(head, i), ...log.slice(i + 2, end)];
+    return { next: { log: copy, head: 0, end: copy.length, used: used - cost } };
+  },
 };

@@ -12,18 +12,26 @@ export interface TokenBucketState {
   ts: number;
 }
 
+/** The tokens refilled to `now`, and their time. */
+function levelAt(
+  state: TokenBucketState | undefined,
+  now: number,
+  per: number,
+  rate: number,
+  capacity: number,
+) {
+  if (state === undefined) return { n: capacity, ts: now };
+  // Rounded down: a changed rule never gains a fraction of a token from the conversion.
+  const stored = state.per === per ? state.n : Math.floor((state.n * per) / state.per);
+  const n = Math.min(capacity, stored + Math.max(0, now - state.ts) * rate);
+  return { n, ts: Math.max(state.ts, now) };
+}
+
 export const tokenBucket: AlgorithmImpl<TokenBucketState> = {
   decide(state, { limit, windowMs, cost, now }) {
     const { per, rate } = subUnits(limit, windowMs);
     const capacity = limit * per;
-    let n = capacity;
-    let ts = now;
-    if (state !== undefined) {
-      // Rounded down: a changed rule never gains a fraction of a token from the conversion.
-      const stored = state.per === per ? state.n : Math.floor((state.n * per) / state.per);
-      n = Math.min(capacity, stored + Math.max(0, now - state.ts) * rate);
-      ts = Math.max(state.ts, now);
-    }
+    const { n, ts } = levelAt(state, now, per, rate, capacity);
     const need = cost * per;
     const allowed = cost <= limit && n >= need;
     const kept = allowed ? n - need : n;
@@ -39,5 +47,16 @@ export const tokenBucket: AlgorithmImpl<TokenBucketState> = {
       next: cost === 0 ? state : { n: kept, per, ts },
       ttlMs: Math.max(1, ahead + toFull),
     };
+  },
+
+  // The charge's tokens back, never above the capacity.
+  refund(state, { limit, windowMs, cost, now }) {
+    const { per, rate } = subUnits(limit, windowMs);
+    const capacity = limit * per;
+    const { n, ts } = levelAt(state, now, per, rate, capacity);
+    if (n === capacity) return undefined;
+    const kept = Math.min(capacity, n + cost * per);
+    const ttlMs = Math.max(1, ts - now + Math.ceil((capacity - kept) / rate));
+    return { next: { n: kept, per, ts }, ttlMs };
   },
 };

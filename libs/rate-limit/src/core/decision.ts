@@ -15,8 +15,22 @@ export function retryAfterSeconds(retryAfterMs: number, windowMs: number): numbe
   return Math.min(cap, Math.max(1, seconds(retryAfterMs)));
 }
 
+/**
+ * The longest `Retry-After` a rule can honestly ask for: its window, or its block when longer,
+ * plus how long it may hold a request (a shaped rule's denial waits for the queue to drain too).
+ * @internal
+ */
+export function retryCapMs(
+  rule: Pick<RateLimitRule, 'windowMs' | 'blockMs' | 'maxDelayMs'>,
+): number {
+  return Math.max(rule.windowMs, rule.blockMs ?? 0) + (rule.maxDelayMs ?? 0);
+}
+
 /** A rule as decided: its limit, window and cost for this caller. @internal */
-export type AppliedRule = Pick<RateLimitRule, 'name' | 'algorithm' | 'mode'> & {
+export type AppliedRule = Pick<
+  RateLimitRule,
+  'name' | 'algorithm' | 'mode' | 'blockMs' | 'maxDelayMs'
+> & {
   limit: number;
   windowMs: number;
   cost: number;
@@ -51,7 +65,10 @@ export function buildDecision(
     allowed: denying.length === 0,
     binding,
     perRule,
-    retryAfter: retryAfterSeconds(binding.retryAfterMs, binding.windowMs),
+    retryAfter: retryAfterSeconds(
+      binding.retryAfterMs,
+      retryCapMs(rules[perRule.indexOf(binding)]),
+    ),
   };
 }
 

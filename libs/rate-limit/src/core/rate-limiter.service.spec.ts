@@ -203,6 +203,7 @@ describe('RateLimiter', () => {
       peek: () => Promise.reject(new Error('ECONNREFUSED')),
       reset: () => Promise.reject(new Error('ECONNREFUSED')),
       release: () => Promise.reject(new Error('ECONNREFUSED')),
+      refund: () => Promise.reject(new Error('ECONNREFUSED')),
       probe: () => Promise.reject(new Error('ECONNREFUSED')),
     };
     const breaker = {

@@ -18,10 +18,17 @@ import { MemoryStore } from '../stores/memory.store.js';
 import { RateLimitStore, type RuleCall } from '../stores/rate-limit.store.js';
 import { stateKey } from '../stores/redis-keys.js';
 import { ResilientStore } from '../stores/resilient.store.js';
-import { type AppliedRule, buildDecision, costProblem, retryAfterSeconds } from './decision.js';
+import {
+  type AppliedRule,
+  buildDecision,
+  costProblem,
+  retryAfterSeconds,
+  retryCapMs,
+} from './decision.js';
 import { DecisionEvents } from './decision-events.js';
 import { namedIdentity } from './identity/index.js';
 import { resolveLimit, resolveShare } from './limit-policy.js';
+import { policyFields } from './rule-policies.js';
 
 /** A rule by name (from `@RateLimit` or the module's `rules`), or a validated rule object. @publicApi */
 export type RuleRef = string | RateLimitRule;
@@ -75,11 +82,21 @@ export interface Lease {
   leaseId: string;
 }
 
-/** What the core decided for a request. @internal */
+/** A rule charged for an admitted request, with the store call that charged it (for a refund). @internal */
+export interface Charge {
+  rule: RateLimitRule;
+  call: RuleCall;
+}
+
+/**
+ * What the core decided for a request. `now`: the store's time of the decision, which a refund
+ * names; `charged`: the rules that charged an admitted request.
+ * @internal
+ */
 export type Verdict =
   | { kind: 'listed'; hit: ListHit }
   | { kind: 'exempt' }
-  | { kind: 'decided'; decision: Decision; now: number; leases: Lease[] };
+  | { kind: 'decided'; decision: Decision; now: number; leases: Lease[]; charged: Charge[] };
 
 /** The pending sleep of `acquire`, woken early by an abort. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -122,17 +139,13 @@ export class RateLimiter {
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
-  /** Charges `cost` (default 1) to `key` under `rule` if the rule admits it. */
+  /**
+   * Charges `cost` (default 1) to `key` under `rule` if the rule admits it. Under a shaped rule
+   * (`maxDelay`) an admitted result may carry a `retryAfterMs` above 0: the wait for the slot it
+   * reserved (`acquire` waits it).
+   */
   async consume(rule: RuleRef, key: string, options: ConsumeOptions = {}): Promise<LimitResult> {
-    const found = this.rule(rule);
-    const identity = this.identity(found, key);
-    const cost = this.cost(found, options.cost);
-    const verdict = await this.decide([
-      { rule: found, identity, tier: options.tier, cls: options.class, cost },
-    ]);
-    if (verdict.kind !== 'decided') return this.exemptResult(found, identity, cost);
-    // A worker has no response to end a lease with: it ends when the rule's window does.
-    return this.result(verdict.decision.perRule[0], identity);
+    return (await this.charge(rule, key, options)).result;
   }
 
   /** What `consume` would answer, without charging; from Redis only when Redis is configured. */
@@ -153,7 +166,7 @@ export class RateLimiter {
       windowMs: limit.windowMs,
       cost: 0,
     };
-    return this.result(buildDecision([applied], outcomes).perRule[0], identity);
+    return this.result(buildDecision([applied], outcomes).perRule[0], identity, found);
   }
 
   /** Forgets what `key` has spent under `rule`, on Redis first: nothing is reset unless Redis is. */
@@ -177,7 +190,12 @@ export class RateLimiter {
     let waitedMs = 0;
     for (;;) {
       options.signal?.throwIfAborted();
-      const result = await this.consume(rule, key, options);
+      const { result, verdict } = await this.charge(rule, key, options);
+      if (result.allowed && result.retryAfterMs > 0 && verdict) {
+        // A shaped slot: charged already, it is waited for, not asked again.
+        const held = await this.holdSlot(verdict, result, waitedMs, maxWaitMs, options.signal);
+        return { ...result, waitedMs: held };
+      }
       if (result.allowed) return { ...result, waitedMs };
       if (result.retryAfterMs < 0 || waitedMs + result.retryAfterMs > maxWaitMs) {
         throw new RateLimitExceededError(result.rule, result.retryAfterMs, waitedMs);
@@ -215,7 +233,7 @@ export class RateLimiter {
         return { kind: 'listed', hit };
       }
     }
-    const applied: AppliedRule[] = [];
+    const applied: Array<AppliedRule & { source: RateLimitRule }> = [];
     const calls: RuleCall[] = [];
     const identities: string[] = [];
     for (const { rule, identity, tier, cls, cost } of requests) {
@@ -227,7 +245,7 @@ export class RateLimiter {
         continue;
       }
       calls.push(this.call(rule, identity, limit.limit, limit.windowMs, cost, cls));
-      applied.push({ ...rule, limit: limit.limit, windowMs: limit.windowMs, cost });
+      applied.push({ ...rule, limit: limit.limit, windowMs: limit.windowMs, cost, source: rule });
       identities.push(identity);
     }
     if (calls.length === 0) return { kind: 'exempt' };
@@ -248,7 +266,25 @@ export class RateLimiter {
             : [],
         )
       : [];
-    return { kind: 'decided', decision, now: result.now, leases };
+    const charged = decision.allowed
+      ? calls.flatMap((call, i) =>
+          result.outcomes[i].allowed && call.cost > 0 ? [{ rule: applied[i].source, call }] : [],
+        )
+      : [];
+    return { kind: 'decided', decision, now: result.now, leases, charged };
+  }
+
+  /**
+   * Gives back what an admitted request was charged under these rules (`count`, or a shaped
+   * request given up), `chargedAt` being its verdict's `now`.
+   * @internal
+   */
+  async refund(charged: readonly Charge[], chargedAt: number): Promise<void> {
+    if (charged.length > 0)
+      await this.store.refund(
+        charged.map((c) => c.call),
+        chargedAt,
+      );
   }
 
   /** Ends concurrency leases; a lease that cannot be released expires with its window. @internal */
@@ -295,7 +331,50 @@ export class RateLimiter {
       enforce: rule.mode === 'enforce',
       leaseId: rule.algorithm === 'concurrency' && cost > 0 ? randomUUID() : undefined,
       share: resolveShare(rule, cls),
+      ...policyFields(rule),
     };
+  }
+
+  /** `consume`, with the verdict a shaped `acquire` refunds from; no verdict when exempt. */
+  private async charge(
+    rule: RuleRef,
+    key: string,
+    options: ConsumeOptions,
+  ): Promise<{ result: LimitResult; verdict?: Verdict & { kind: 'decided' } }> {
+    const found = this.rule(rule);
+    const identity = this.identity(found, key);
+    const cost = this.cost(found, options.cost);
+    const verdict = await this.decide([
+      { rule: found, identity, tier: options.tier, cls: options.class, cost },
+    ]);
+    if (verdict.kind !== 'decided') return { result: this.exemptResult(found, identity, cost) };
+    // A worker has no response to end a lease with: it ends when the rule's window does.
+    return { result: this.result(verdict.decision.perRule[0], identity, found), verdict };
+  }
+
+  /**
+   * Waits for a shaped slot already charged; the total wait passing `maxWait`, or an abort, gives
+   * the slot back (refunded) and rejects. Answers the total wait.
+   */
+  private async holdSlot(
+    verdict: Verdict & { kind: 'decided' },
+    result: LimitResult,
+    waitedMs: number,
+    maxWaitMs: number,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const giveBack = () => this.refund(verdict.charged, verdict.now);
+    if (waitedMs + result.retryAfterMs > maxWaitMs) {
+      await giveBack();
+      throw new RateLimitExceededError(result.rule, result.retryAfterMs, waitedMs);
+    }
+    try {
+      await sleep(result.retryAfterMs, signal);
+    } catch (reason) {
+      await giveBack();
+      throw reason;
+    }
+    return waitedMs + result.retryAfterMs;
   }
 
   /** Redis through the breaker without the failure mode; the store itself without Redis. */
@@ -307,8 +386,9 @@ export class RateLimiter {
       : operation(this.store);
   }
 
-  private result(rule: RuleDecision, identity: string): LimitResult {
-    const retryAfter = rule.allowed ? 0 : retryAfterSeconds(rule.retryAfterMs, rule.windowMs);
+  private result(rule: RuleDecision, identity: string, source: RateLimitRule): LimitResult {
+    const cap = retryCapMs({ ...source, windowMs: rule.windowMs });
+    const retryAfter = rule.allowed ? 0 : retryAfterSeconds(rule.retryAfterMs, cap);
     return { ...rule, identity, retryAfter, exempt: false };
   }
 

@@ -2,6 +2,7 @@ import {
   type CanActivate,
   type ExecutionContext,
   ForbiddenException,
+  HttpException,
   Inject,
   Injectable,
   Logger,
@@ -12,16 +13,24 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { costProblem, retryAfterSeconds } from '../core/decision.js';
 import { ContextLimiter } from '../contexts/context-limiter.js';
 import { callerIdentity, keyedByUser } from '../core/identity/index.js';
-import { type Lease, RateLimiter, type RuleRequest } from '../core/rate-limiter.service.js';
+import {
+  type Charge,
+  type Lease,
+  RateLimiter,
+  type RuleRequest,
+} from '../core/rate-limiter.service.js';
+import { shapingDelay } from '../core/rule-policies.js';
 import { StoreUnavailableError } from '../errors/index.js';
 import type { ClientInfo, Decision, RateLimitRule } from '../interfaces/index.js';
 import { RESOLVED_OPTIONS, SKIP_RATE_LIMIT } from '../rate-limit.constants.js';
 import {
   CLIENT_BLOCKED,
+  CLIENT_GONE_WHILE_DELAYED,
   COST_ABOVE_LIMIT,
   COST_INVALID_DENIED,
   INVALID_COST,
   RATE_LIMITED,
+  REFUND_FAILED,
   STORE_UNAVAILABLE,
   USER_REQUIRED,
 } from '../rate-limit.messages.js';
@@ -31,6 +40,10 @@ import { ClientIpResolver } from './client-identity.js';
 import { type HttpRequest, readClient, setHeaders } from './http-request.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 import { RateLimitException } from './rate-limit.exception.js';
+import { DELAY_HEADER, holdForSlot, refundUncountedOnFinish } from './rule-policies.hook.js';
+
+/** nginx's status for a request whose client closed the connection first. */
+const CLIENT_CLOSED_REQUEST = 499;
 
 /**
  * Limits HTTP handlers by their `@RateLimit` rules (and the module's default rules). It only
@@ -92,6 +105,15 @@ export class RateLimitGuard implements CanActivate {
     this.setHeaders(response, rateLimitHeaders(decision, now, this.options.headers));
     if (!decision.allowed) return this.throwThrottlingException(decision);
     this.releaseLeasesOnClose(response, leases);
+    const delayMs = shapingDelay(decision);
+    if (delayMs > 0) {
+      this.setHeaders(response, { [DELAY_HEADER]: String(delayMs) });
+      if (!(await holdForSlot(request, response, delayMs))) {
+        this.refund(verdict.charged, now);
+        throw new HttpException(CLIENT_GONE_WHILE_DELAYED, CLIENT_CLOSED_REQUEST);
+      }
+    }
+    refundUncountedOnFinish(response, verdict.charged, (uncounted) => this.refund(uncounted, now));
     return true;
   }
 
@@ -176,6 +198,13 @@ export class RateLimitGuard implements CanActivate {
   protected setHeaders(response: object, headers: Record<string, string>): void {
     const adapter = this.adapterHost.httpAdapter;
     setHeaders(response, headers, (res, name, value) => adapter.setHeader(res, name, value));
+  }
+
+  /** A refund that fails leaves the charge in place: the caller pays for a request that did not count. */
+  private refund(charged: Charge[], chargedAt: number): void {
+    this.limiter.refund(charged, chargedAt).catch((error: unknown) => {
+      this.logger.warn(REFUND_FAILED(error));
+    });
   }
 
   private releaseLeasesOnClose(response: object, leases: Lease[]): void {

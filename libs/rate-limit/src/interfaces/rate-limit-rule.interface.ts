@@ -36,6 +36,16 @@ export type RequestFn<T> = (ctx: ExecutionContext, client: ClientInfo) => T | Pr
  */
 export type KeySource = 'ip' | 'api-key' | 'user' | 'route' | 'global';
 
+/**
+ * Which requests a rule charges, by their outcome: `all`; `failures` (status 400 and above);
+ * `successes` (below 400); or a function of the response's status code. A request is checked and
+ * charged before its handler runs, and refunded once its response has finished if its outcome
+ * does not count. A handler that throws counts by the status its exception filter answered; a
+ * response that never finished (the client went away) keeps its charge.
+ * @publicApi
+ */
+export type CountPolicy = 'all' | 'failures' | 'successes' | ((status: number) => boolean);
+
 /** A built-in source, a list of them (a composite key), or a function. @publicApi */
 export type KeyBy = KeySource | KeySource[] | RequestFn<string>;
 
@@ -70,6 +80,19 @@ export interface RuleInput {
   class?: RequestFn<string | undefined>;
   /** @default 'enforce' */
   mode?: RuleMode;
+  /**
+   * A caller this rule denies stays denied this long (up to 31 days), whatever the algorithm
+   * would admit sooner; `Retry-After` and the reset headers cover the block. Not with
+   * `concurrency`.
+   */
+  blockDuration?: Duration;
+  /**
+   * `leaky-bucket` and `gcra` only: a request that would be admitted within this long (up to 31
+   * days) is held until its slot instead of denied (shaping); later ones are denied.
+   */
+  maxDelay?: Duration;
+  /** Which outcomes are charged. Not with `concurrency` or `weighted-token-bucket`. @default 'all' */
+  count?: CountPolicy;
 }
 
 /** A validated rule, durations in milliseconds. @publicApi */
@@ -85,4 +108,10 @@ export interface RateLimitRule {
   classes?: Readonly<Record<string, number>>;
   class?: RequestFn<string | undefined>;
   mode: RuleMode;
+  /** `blockDuration` in ms; absent: no block. */
+  blockMs?: number;
+  /** `maxDelay` in ms; absent: no shaping. */
+  maxDelayMs?: number;
+  /** Absent: `all`. */
+  count?: CountPolicy;
 }

@@ -1,6 +1,6 @@
-import { ALGORITHM_NAMES } from '../algorithms/index.js';
+import { ALGORITHM_NAMES, subUnits } from '../algorithms/index.js';
 import { RateLimitConfigError } from '../errors/index.js';
-import type { KeySource, RateLimitRule, RuleInput } from '../interfaces/index.js';
+import type { Algorithm, KeySource, RateLimitRule, RuleInput } from '../interfaces/index.js';
 import { BOUNDS } from '../rate-limit.constants.js';
 import { INVALID_RULE } from '../rate-limit.messages.js';
 import { parseDuration } from './duration.js';
@@ -106,6 +106,7 @@ export function validateRule(input: RuleInput, where: string, defaultName: strin
   validateClasses(input, windowMs, fail);
   const mode = input.mode ?? 'enforce';
   if (mode !== 'enforce' && mode !== 'dry-run') fail('mode', "must be 'enforce' or 'dry-run'");
+  const policies = validatePolicies(input, fail);
   return Object.freeze({
     name,
     algorithm: input.algorithm,
@@ -118,7 +119,52 @@ export function validateRule(input: RuleInput, where: string, defaultName: strin
     classes: input.classes ? Object.freeze({ ...input.classes }) : undefined,
     class: input.class,
     mode,
+    ...policies,
   }) as RateLimitRule;
+}
+
+const SHAPED: readonly Algorithm[] = ['leaky-bucket', 'gcra'];
+const NO_REFUND: readonly Algorithm[] = ['concurrency', 'weighted-token-bucket'];
+
+/** `blockDuration`, `maxDelay` and `count`: only the ones set. */
+function validatePolicies(
+  input: RuleInput,
+  fail: (field: string, why: string) => never,
+): Pick<RateLimitRule, 'blockMs' | 'maxDelayMs' | 'count'> {
+  const duration = (field: 'blockDuration' | 'maxDelay', max: number): number => {
+    let ms = 0;
+    try {
+      ms = parseDuration(input[field]!);
+    } catch (error) {
+      fail(field, (error as Error).message);
+    }
+    const problem = checkInteger(ms, { min: 1, max });
+    if (problem) fail(field, `in ms ${problem}`);
+    return ms;
+  };
+  const out: Pick<RateLimitRule, 'blockMs' | 'maxDelayMs' | 'count'> = {};
+  if (input.blockDuration !== undefined) {
+    if (input.algorithm === 'concurrency') fail('blockDuration', 'cannot be used with the concurrency algorithm');
+    out.blockMs = duration('blockDuration', BOUNDS.windowMs.max);
+  }
+  if (input.maxDelay !== undefined) {
+    if (!SHAPED.includes(input.algorithm)) fail('maxDelay', `is for ${SHAPED.join(' and ')} rules only`);
+    out.maxDelayMs = duration('maxDelay', BOUNDS.windowMs.max);
+    // The queue is counted in the algorithm's integer sub-units: it must stay exact.
+    const { per, rate } = subUnits(input.limit, parseDuration(input.window));
+    if (input.limit * per + out.maxDelayMs * rate > Number.MAX_SAFE_INTEGER) {
+      fail('maxDelay', 'is too long for this limit and window to be counted exactly');
+    }
+  }
+  const count = input.count;
+  if (count !== undefined && count !== 'all') {
+    if (count !== 'failures' && count !== 'successes' && typeof count !== 'function') {
+      fail('count', "must be 'all', 'failures', 'successes' or a function of the status code");
+    }
+    if (NO_REFUND.includes(input.algorithm)) fail('count', `cannot be used with the ${input.algorithm} algorithm: it has no refund`);
+    out.count = count;
+  }
+  return out;
 }
 
 /** @internal Same settings (functions compared by identity): such rules may share one name and one budget. */
@@ -130,6 +176,9 @@ export function sameRule(a: RateLimitRule, b: RateLimitRule): boolean {
     a.cost === b.cost &&
     a.mode === b.mode &&
     a.tier === b.tier &&
+    a.blockMs === b.blockMs &&
+    a.maxDelayMs === b.maxDelayMs &&
+    (a.count ?? 'all') === (b.count ?? 'all') &&
     JSON.stringify(a.tiers) === JSON.stringify(b.tiers) &&
     JSON.stringify(a.classes) === JSON.stringify(b.classes) &&
     a.class === b.class &&

@@ -88,6 +88,8 @@ export class DenyCache {
   /** Keeps Redis's answer if it is a denial that no other request can end early. */
   remember(calls: RuleCall[], result: StoreResult): void {
     if (this.maxEntries === 0) return;
+    // A refund (an outcome that does not count, a shaped request given up) ends it early.
+    if (calls.some((call) => call.refundable)) return;
     let retryMs = 0;
     for (let i = 0; i < calls.length; i++) {
       const outcome = result.outcomes[i];

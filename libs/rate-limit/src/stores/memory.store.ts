@@ -1,7 +1,13 @@
 import type { OnModuleDestroy } from '@nestjs/common';
-import { ALGORITHMS } from '../algorithms/index.js';
+import { ALGORITHMS, type AlgorithmInput, type AlgorithmResult } from '../algorithms/index.js';
 import type { RuleCall, StoreResult } from './rate-limit.store.js';
 import { RateLimitStore } from './rate-limit.store.js';
+import { blockKey } from './redis-keys.js';
+
+/** A block's state: its end (ms), kept under `blockKey` as the Redis script keeps it. */
+interface Block {
+  until: number;
+}
 
 interface Entry {
   state: unknown;
@@ -54,8 +60,40 @@ export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
     return this.decide(calls, now ?? this.clock(), false);
   }
 
+  /** Forgets the state and any block of each key. */
   async reset(keys: string[]): Promise<void> {
-    for (const key of keys) this.entries.delete(key);
+    for (const key of keys) {
+      this.entries.delete(key);
+      this.entries.delete(blockKey(key));
+    }
+  }
+
+  async refund(calls: RuleCall[], chargedAt: number, now?: number): Promise<StoreResult> {
+    return this.refundNow(calls, chargedAt, now ?? this.clock());
+  }
+
+  /** The refund of `RateLimitStore.refund`, synchronous like `decide`; then the state as a look. */
+  refundNow(calls: RuleCall[], chargedAt: number, now: number): StoreResult {
+    const outcomes = calls.map((call) => {
+      const impl = ALGORITHMS[call.algorithm];
+      if (impl.refund === undefined) throw new Error(`No refund for algorithm ${call.algorithm}`);
+      const input = inputOf(call, now);
+      const expiresAt = this.entries.get(call.key)?.expiresAt;
+      const refunded = impl.refund(this.read(call.key, now), { ...input, chargedAt });
+      if (refunded !== undefined) {
+        const ttl = refunded.ttlMs;
+        this.write(call.key, refunded.next, ttl === undefined ? expiresAt! : now + ttl);
+      }
+      const look = impl.decide(this.read(call.key, now), { ...input, cost: 0 });
+      if (look.cleaned !== undefined) this.write(call.key, look.cleaned, now + look.ttlMs);
+      return {
+        allowed: true,
+        remaining: look.remaining,
+        resetAtMs: look.resetAtMs,
+        retryAfterMs: 0,
+      };
+    });
+    return { now, outcomes };
   }
 
   async release(key: string, leaseId: string): Promise<void> {
@@ -65,18 +103,38 @@ export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
 
   /** Synchronous, so a decision over several rules is atomic in this process. */
   decide(calls: RuleCall[], now: number, charge: boolean): StoreResult {
-    const results = calls.map((call) =>
-      ALGORITHMS[call.algorithm].decide(this.read(call.key, now), {
-        limit: call.limit,
-        windowMs: call.windowMs,
-        cost: call.cost,
-        now,
-        leaseId: call.leaseId,
-        share: call.share,
-      }),
-    );
+    const blocking: RuleCall[] = [];
+    const results = calls.map((call): AlgorithmResult<unknown> => {
+      const r = ALGORITHMS[call.algorithm].decide(this.read(call.key, now), inputOf(call, now));
+      if (!call.blockMs) return r;
+      const block = this.read(blockKey(call.key), now) as Block | undefined;
+      if (block !== undefined && block.until > now) {
+        // Denied whatever the algorithm says, until the later of the block's end and its own.
+        const left = block.until - now;
+        const retryAfterMs = r.allowed
+          ? left
+          : r.retryAfterMs < 0
+            ? r.retryAfterMs
+            : Math.max(r.retryAfterMs, left);
+        const resetAtMs = Math.max(r.resetAtMs, block.until);
+        return { ...r, allowed: false, remaining: 0, resetAtMs, retryAfterMs };
+      }
+      // A cost above the limit (-1) is the caller's error, not its pace: it starts no block.
+      if (r.allowed || r.retryAfterMs < 0) return r;
+      blocking.push(call);
+      return {
+        ...r,
+        remaining: 0,
+        resetAtMs: Math.max(r.resetAtMs, now + call.blockMs),
+        retryAfterMs: Math.max(r.retryAfterMs, call.blockMs),
+      };
+    });
     const admitted = results.every((r, i) => r.allowed || !calls[i].enforce);
     if (charge) {
+      for (const call of blocking) {
+        const until = now + call.blockMs!;
+        this.write(blockKey(call.key), { until } satisfies Block, until);
+      }
       results.forEach((r, i) => {
         const { key, cost } = calls[i];
         // A cost of 0 only looks: like the Lua scripts, it neither creates state nor extends it.
@@ -144,4 +202,17 @@ export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
   onModuleDestroy(): void {
     if (this.sweeper) clearInterval(this.sweeper);
   }
+}
+
+/** What an algorithm is given for a call. */
+function inputOf(call: RuleCall, now: number): AlgorithmInput {
+  return {
+    limit: call.limit,
+    windowMs: call.windowMs,
+    cost: call.cost,
+    now,
+    leaseId: call.leaseId,
+    share: call.share,
+    maxDelayMs: call.maxDelayMs,
+  };
 }

@@ -15,6 +15,12 @@ export interface RuleCall {
   leaseId?: string;
   /** Weighted token bucket: the classes, their weights and the request's class. */
   share?: ShareInput;
+  /** A denial keeps the caller denied this long (ms); omitted or 0: no block. */
+  blockMs?: number;
+  /** Leaky bucket and GCRA: the longest a request may be held for its slot (ms). */
+  maxDelayMs?: number;
+  /** Charges of this rule may be refunded (`count`, `maxDelay`): its denials can end early. */
+  refundable?: boolean;
 }
 
 /** One rule's raw answer from a store. Times are epoch ms. @publicApi */
@@ -22,7 +28,10 @@ export interface RuleOutcome {
   allowed: boolean;
   remaining: number;
   resetAtMs: number;
-  /** 0 allowed; -1 never (cost above limit). */
+  /**
+   * Denied: ms until a retry could be admitted, -1 never (cost above limit). Admitted: ms the
+   * request must wait for the slot it reserved (shaping, `maxDelay`), 0 otherwise.
+   */
   retryAfterMs: number;
 }
 
@@ -57,4 +66,11 @@ export abstract class RateLimitStore {
 
   /** Ends a concurrency lease. */
   abstract release(key: string, leaseId: string): Promise<void>;
+
+  /**
+   * Gives back what one admitted `consume` of these calls charged, `chargedAt` being the `now`
+   * it answered (a sliding log removes that admission's entry). For the algorithms that have a
+   * refund (all but concurrency and the weighted token bucket); answers the state as a look.
+   */
+  abstract refund(calls: RuleCall[], chargedAt: number, now?: number): Promise<StoreResult>;
 }

@@ -42,3 +42,15 @@ export function safeId(id: string): string {
 export function stateKey(prefix: string, rule: string, algorithm: Algorithm, id: string): string {
   return `${prefix}:${safeId(rule)}:${ALGORITHM_TAGS[algorithm]}:{${safeId(id)}}`;
 }
+
+/**
+ * The key holding a rule's block (see `blockDuration`) beside its state key: `<state key>:block`.
+ * It hashes to the state key's cluster slot, as one script must touch both: Redis hashes a key
+ * by the text between its first `{` and the first `}` after it, which a state key closes itself
+ * (its identity's braces are escaped), so the suffix never reaches the tag. And it is no state
+ * key: those all end with `}`.
+ * @internal
+ */
+export function blockKey(key: string): string {
+  return `${key}:block`;
+}

@@ -1,27 +1,31 @@
 import { encodeShares } from '../algorithms/weighted-token-bucket.js';
 import type { RuleCall, StoreResult } from './rate-limit.store.js';
+import { blockKey } from './redis-keys.js';
 
 /**
  * The one description of how TypeScript talks to `lua/consume.lua`: the arguments of a call
  * and the reply. `RedisStore` and the test helpers both encode and decode here.
  *
- *   KEYS  one state key per rule
- *   ARGV  now ('' in production: the script reads Redis TIME), charge ('1' | '0'), then six
- *         fields per rule: algorithm, limit, window (ms), cost, enforce ('1' | '0'), extra
- *         (see `extraArgument`)
+ *   KEYS  one state key per rule, then the block key (`blockKey`) of each rule with a block
+ *         duration, in rule order
+ *   ARGV  now ('' in production: the script reads Redis TIME), mode ('1' charge, '0' look,
+ *         'r' refund), the refunded charge's time ('' unless refunding), then eight fields per
+ *         rule: algorithm, limit, window (ms), cost, enforce ('1' | '0'), extra (see
+ *         `extraArgument`), block (ms, 0 none), max delay (ms, 0 none)
  *   reply admitted (1 | 0), now (epoch ms), then four fields per rule: allowed (1 | 0),
- *         remaining, reset at (epoch ms), retry after (ms; 0 allowed, -1 never)
+ *         remaining, reset at (epoch ms), retry after (ms; denied: -1 never; admitted: the wait
+ *         for a shaped slot, else 0)
  *
  * A change of this layout changes `CONSUME_PROTOCOL`, and with it the name the script is
  * defined under, so instances of two versions never call each other's script.
  * @internal
  */
-export const CONSUME_PROTOCOL = 1;
+export const CONSUME_PROTOCOL = 2;
 
 /** The ioredis command `consume.lua` is defined as. @internal */
 export const CONSUME_COMMAND = `rateLimitConsumeV${CONSUME_PROTOCOL}`;
 
-const FIELDS_PER_RULE = 6;
+const FIELDS_PER_RULE = 8;
 const REPLY_HEAD = 2;
 const REPLY_PER_RULE = 4;
 
@@ -36,13 +40,30 @@ export function extraArgument(call: RuleCall): string {
   return '';
 }
 
-/** ARGV of one call, as strings. @internal */
+/** KEYS of one call. @internal */
+export function encodeKeys(calls: readonly RuleCall[]): string[] {
+  const keys = calls.map((c) => c.key);
+  for (const c of calls) if (c.blockMs) keys.push(blockKey(c.key));
+  return keys;
+}
+
+/**
+ * ARGV of one call, as strings. `refundOf`: the time of the charge to refund (the `now` its
+ * `consume` answered); `charge` is then ignored.
+ * @internal
+ */
 export function encodeArgv(
   calls: readonly RuleCall[],
   now: number | undefined,
   charge: boolean,
+  refundOf?: number,
 ): string[] {
-  const argv = [now === undefined ? '' : String(now), charge ? '1' : '0'];
+  const mode = refundOf !== undefined ? 'r' : charge ? '1' : '0';
+  const argv = [
+    now === undefined ? '' : String(now),
+    mode,
+    refundOf === undefined ? '' : String(refundOf),
+  ];
   for (const c of calls) {
     const fields = [
       c.algorithm,
@@ -51,8 +72,11 @@ export function encodeArgv(
       String(c.cost),
       c.enforce ? '1' : '0',
       extraArgument(c),
+      String(c.blockMs ?? 0),
+      String(c.maxDelayMs ?? 0),
     ];
-    if (fields.length !== FIELDS_PER_RULE) throw new Error('consume protocol: six fields per rule');
+    if (fields.length !== FIELDS_PER_RULE)
+      throw new Error('consume protocol: eight fields per rule');
     argv.push(...fields);
   }
   return argv;
@@ -63,8 +87,10 @@ export function encodeConsume(
   calls: readonly RuleCall[],
   now: number | undefined,
   charge: boolean,
+  refundOf?: number,
 ): [number, ...string[]] {
-  return [calls.length, ...calls.map((c) => c.key), ...encodeArgv(calls, now, charge)];
+  const keys = encodeKeys(calls);
+  return [keys.length, ...keys, ...encodeArgv(calls, now, charge, refundOf)];
 }
 
 /** The script's reply for `count` rules. @internal */

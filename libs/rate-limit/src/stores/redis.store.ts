@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { RuleCall, StoreResult } from './rate-limit.store.js';
 import { RateLimitStore } from './rate-limit.store.js';
 import { findLuaDir, loadLuaScripts } from './lua-scripts.js';
+import { blockKey } from './redis-keys.js';
 import { CONSUME_COMMAND, decodeReply, encodeConsume } from './redis-protocol.js';
 
 type ConsumeCommand = (numKeys: number, ...keysAndArgs: string[]) => Promise<number[]>;
@@ -51,18 +52,29 @@ export class RedisStore extends RateLimitStore {
     return this.run(calls, now, false);
   }
 
+  /** Forgets the state and any block of each key. */
   async reset(keys: string[]): Promise<void> {
-    // One DEL per key: keys of different identities may live in different cluster slots.
-    await Promise.all(keys.map((key) => this.client.del(key)));
+    // One DEL per key: keys of different identities may live in different cluster slots (a
+    // key and its block share one).
+    await Promise.all(keys.map((key) => this.client.del(key, blockKey(key))));
+  }
+
+  refund(calls: RuleCall[], chargedAt: number, now?: number): Promise<StoreResult> {
+    return this.run(calls, now, false, chargedAt);
   }
 
   async release(key: string, leaseId: string): Promise<void> {
     await this.client.zrem(key, leaseId);
   }
 
-  private async run(calls: RuleCall[], now: number | undefined, charge: boolean): Promise<StoreResult> {
+  private async run(
+    calls: RuleCall[],
+    now: number | undefined,
+    charge: boolean,
+    refundOf?: number,
+  ): Promise<StoreResult> {
     const command = (this.client as unknown as Record<string, ConsumeCommand>)[CONSUME_COMMAND];
-    const reply = await command.apply(this.client, encodeConsume(calls, now, charge));
+    const reply = await command.apply(this.client, encodeConsume(calls, now, charge, refundOf));
     return decodeReply(reply, calls.length);
   }
 }

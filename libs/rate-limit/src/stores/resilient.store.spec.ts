@@ -55,6 +55,10 @@ class FakeRedis implements GuardedStore {
     return this.answer(() => this.state.release(key, leaseId));
   }
 
+  refund(calls: RuleCall[], chargedAt: number, now?: number): Promise<StoreResult> {
+    return this.answer(() => this.state.refund(calls, chargedAt, now));
+  }
+
   probe(): Promise<void> {
     this.pings++;
     return this.answer(async () => undefined);

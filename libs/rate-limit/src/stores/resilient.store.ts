@@ -26,7 +26,10 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export type DecisionSource = 'redis' | FailureMode;
 
 /** The Redis side the breaker guards: a `RedisStore`, or a stand-in with the same surface. @publicApi */
-export type GuardedStore = Pick<RedisStore, 'consume' | 'peek' | 'reset' | 'release' | 'probe' | 'connected'>;
+export type GuardedStore = Pick<
+  RedisStore,
+  'consume' | 'peek' | 'reset' | 'release' | 'refund' | 'probe' | 'connected'
+>;
 
 /** Settings of a `ResilientStore`; the module builds them from its resolved options. @publicApi */
 export interface ResilientStoreOptions {
@@ -262,6 +265,22 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
     await this.memory.release(key, leaseId);
     // A lease Redis cannot release expires with its window; an error here would only add noise.
     await this.viaBreaker(() => this.redis.release(key, leaseId)).catch(() => undefined);
+  }
+
+  /**
+   * Refunds on Redis; while Redis cannot answer, in the fallback memory (what the fallback
+   * charged). A charge one store took and the other refunds, across the start or end of an
+   * outage, gives one unit too many or too few for that window; nothing is ever refunded twice.
+   */
+  async refund(calls: RuleCall[], chargedAt: number, now?: number): Promise<StoreResult> {
+    // A refund may end a remembered denial early.
+    this.denials.forget(calls.map((call) => call.key));
+    try {
+      return await this.viaBreaker(() => this.redis.refund(calls, chargedAt, now));
+    } catch (error) {
+      if (this.failureMode !== 'memory') throw error;
+      return this.memory.refund(calls.map((call) => this.shrink(call)), chargedAt, now);
+    }
   }
 
   /**
