@@ -70,7 +70,7 @@ describe('rule policies: validation', () => {
       'cannot be used with the concurrency algorithm: it has no refund',
     ],
     [
-      { algorithm: 'weighted-token-bucket', count: 'successes' },
+      { algorithm: 'weighted-token-bucket', classes: { all: 1 }, count: 'successes' },
       'count',
       'cannot be used with the weighted-token-bucket algorithm: it has no refund',
     ],
