@@ -16,7 +16,7 @@ import { RuleRegistry } from '../rules/rule-registry.service.js';
 import { type ListHit, RuntimeConfig } from '../runtime/runtime-config.service.js';
 import { MemoryStore } from '../stores/memory.store.js';
 import { RateLimitStore, type RuleCall } from '../stores/rate-limit.store.js';
-import { stateKey } from '../stores/redis-keys.js';
+import { stateKey, stateKeyFor, stateKeyHead } from '../stores/redis-keys.js';
 import { ResilientStore } from '../stores/resilient.store.js';
 import { type AppliedRule, buildDecision, costProblem, retryAfterSeconds } from './decision.js';
 import { DecisionEvents } from './decision-events.js';
@@ -77,6 +77,8 @@ export type Verdict =
   | { kind: 'exempt' }
   | { kind: 'decided'; decision: Decision; now: number; leases: Lease[] };
 
+const KEY_HEADS_MAX = 10_000;
+
 /** The pending sleep of `acquire`, woken early by an abort. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -117,6 +119,9 @@ export class RateLimiter {
     private readonly events: DecisionEvents,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
+
+  /** `<prefix>:<rule>:` of each rule's state keys. */
+  private readonly keyHeads = new Map<string, string>();
 
   /** Charges `cost` (default 1) to `key` under `rule` if the rule admits it. */
   async consume(rule: RuleRef, key: string, options: ConsumeOptions = {}): Promise<LimitResult> {
@@ -195,13 +200,11 @@ export class RateLimiter {
     client?: ClientInfo,
     observe = true,
   ): Promise<Verdict> {
-    const emit: DecisionEvents['emit'] = observe
-      ? (...args) => this.events.emit(...args)
-      : () => undefined;
+    const events = observe ? this.events : undefined;
     if (client) {
       const hit = this.runtime.access(client);
       if (hit) {
-        emit(
+        events?.emit(
           'listed',
           requests.map((r) => r.rule),
           hit,
@@ -212,15 +215,18 @@ export class RateLimiter {
     const applied: AppliedRule[] = [];
     const calls: RuleCall[] = [];
     const identities: string[] = [];
+    let leased = false;
     for (const { rule, identity, tier, cost } of requests) {
       const problem = costProblem(cost);
       if (problem) throw new RangeError(INVALID_COST(rule.name, problem));
       const limit = resolveLimit(rule, tier, this.runtime.keyCap(rule.name, identity));
       if (limit.exempt) {
-        emit('exempt', rule);
+        events?.emit('exempt', rule);
         continue;
       }
-      calls.push(this.call(rule, identity, limit.limit, limit.windowMs, cost));
+      const call = this.call(rule, identity, limit.limit, limit.windowMs, cost);
+      if (call.leaseId !== undefined) leased = true;
+      calls.push(call);
       applied.push({ ...rule, limit: limit.limit, windowMs: limit.windowMs, cost });
       identities.push(identity);
     }
@@ -230,18 +236,24 @@ export class RateLimiter {
     try {
       result = await this.store.consume(calls);
     } catch (error) {
-      emit('failed', this.store.kind);
+      events?.emit('failed', this.store.kind);
       throw error;
     }
     const decision = buildDecision(applied, result.outcomes);
-    emit('decided', decision, identities, this.store.kind, (performance.now() - started) / 1000);
-    const leases = decision.allowed
-      ? calls.flatMap((c, i) =>
-          c.leaseId !== undefined && result.outcomes[i].allowed
-            ? [{ key: c.key, leaseId: c.leaseId }]
-            : [],
-        )
-      : [];
+    events?.emit(
+      'decided',
+      decision,
+      identities,
+      this.store.kind,
+      (performance.now() - started) / 1000,
+    );
+    const leases: Lease[] = [];
+    if (leased && decision.allowed) {
+      for (let i = 0; i < calls.length; i++) {
+        const { key, leaseId } = calls[i];
+        if (leaseId !== undefined && result.outcomes[i].allowed) leases.push({ key, leaseId });
+      }
+    }
     return { kind: 'decided', decision, now: result.now, leases };
   }
 
@@ -280,7 +292,7 @@ export class RateLimiter {
     cost: number,
   ): RuleCall {
     return {
-      key: stateKey(this.options.keyPrefix, rule.name, identity),
+      key: this.stateKey(rule.name, identity),
       algorithm: rule.algorithm,
       limit,
       windowMs,
@@ -288,6 +300,18 @@ export class RateLimiter {
       enforce: rule.mode === 'enforce',
       leaseId: rule.algorithm === 'concurrency' && cost > 0 ? randomUUID() : undefined,
     };
+  }
+
+  /** `stateKey`, its rule part built once per rule. */
+  private stateKey(rule: string, identity: string): string {
+    let head = this.keyHeads.get(rule);
+    if (head === undefined) {
+      head = stateKeyHead(this.options.keyPrefix, rule);
+      // Rule names are bounded by the registry; a caller passing ad-hoc rule objects is not.
+      if (this.keyHeads.size >= KEY_HEADS_MAX) this.keyHeads.clear();
+      this.keyHeads.set(rule, head);
+    }
+    return stateKeyFor(head, identity);
   }
 
   /** Redis through the breaker without the failure mode; the store itself without Redis. */

@@ -11,10 +11,15 @@ const ESCAPES: Record<string, string> = { '%': '%25', '#': '%23', '{': '%7B', '}
  * @internal
  */
 export function safeId(id: string): string {
-  const neutral = id.replace(/[%#{}]/g, (c) => ESCAPES[c]);
-  if (Buffer.byteLength(neutral) <= MAX_ID_BYTES) return neutral;
+  const neutral = NEEDS_ESCAPE.test(id) ? id.replace(/[%#{}]/g, (c) => ESCAPES[c]) : id;
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short ids need no byte count.
+  if (neutral.length * 3 <= MAX_ID_BYTES || Buffer.byteLength(neutral) <= MAX_ID_BYTES) {
+    return neutral;
+  }
   return `#${createHash('sha256').update(id).digest('base64url')}`;
 }
+
+const NEEDS_ESCAPE = /[%#{}]/;
 
 /**
  * `<prefix>:<rule>:{<id>}`. The hash tag is the identity, so the rules of one request that share
@@ -22,5 +27,15 @@ export function safeId(id: string): string {
  * @internal
  */
 export function stateKey(prefix: string, rule: string, id: string): string {
-  return `${prefix}:${safeId(rule)}:{${safeId(id)}}`;
+  return stateKeyFor(stateKeyHead(prefix, rule), id);
+}
+
+/** The `<prefix>:<rule>:` part of `stateKey`, the same for every key of a rule. @internal */
+export function stateKeyHead(prefix: string, rule: string): string {
+  return `${prefix}:${safeId(rule)}:`;
+}
+
+/** `stateKey` from its head. @internal */
+export function stateKeyFor(head: string, id: string): string {
+  return `${head}{${safeId(id)}}`;
 }
