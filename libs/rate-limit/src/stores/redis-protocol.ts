@@ -42,19 +42,8 @@ export function encodeArgv(
   now: number | undefined,
   charge: boolean,
 ): string[] {
-  const argv = [now === undefined ? '' : String(now), charge ? '1' : '0'];
-  for (const c of calls) {
-    const fields = [
-      c.algorithm,
-      String(c.limit),
-      String(c.windowMs),
-      String(c.cost),
-      c.enforce ? '1' : '0',
-      extraArgument(c),
-    ];
-    if (fields.length !== FIELDS_PER_RULE) throw new Error('consume protocol: six fields per rule');
-    argv.push(...fields);
-  }
+  const argv: string[] = [];
+  pushArgv(argv, calls, now, charge);
   return argv;
 }
 
@@ -64,7 +53,34 @@ export function encodeConsume(
   now: number | undefined,
   charge: boolean,
 ): [number, ...string[]] {
-  return [calls.length, ...calls.map((c) => c.key), ...encodeArgv(calls, now, charge)];
+  const args: [number, ...string[]] = [calls.length];
+  for (const call of calls) args.push(call.key);
+  pushArgv(args, calls, now, charge);
+  return args;
+}
+
+/** Appends ARGV: `now`, `charge`, then `FIELDS_PER_RULE` fields per call, in this order. */
+function pushArgv(
+  out: unknown[],
+  calls: readonly RuleCall[],
+  now: number | undefined,
+  charge: boolean,
+): void {
+  out.push(now === undefined ? '' : String(now), charge ? '1' : '0');
+  for (const c of calls) {
+    const before = out.length;
+    out.push(
+      c.algorithm,
+      String(c.limit),
+      String(c.windowMs),
+      String(c.cost),
+      c.enforce ? '1' : '0',
+      extraArgument(c),
+    );
+    if (out.length - before !== FIELDS_PER_RULE) {
+      throw new Error('consume protocol: six fields per rule');
+    }
+  }
 }
 
 /** The script's reply for `count` rules. @internal */
