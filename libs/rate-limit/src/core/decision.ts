@@ -46,23 +46,35 @@ export function buildDecision(
   rules: readonly AppliedRule[],
   outcomes: readonly RuleOutcome[],
 ): Decision {
-  const perRule: RuleDecision[] = rules.map((rule, i) => ({
-    rule: rule.name,
-    algorithm: rule.algorithm,
-    limit: rule.limit,
-    cost: rule.cost,
-    windowMs: rule.windowMs,
-    mode: rule.mode,
-    ...outcomes[i],
-  }));
-  const denying = perRule.filter((r) => !r.allowed && r.mode === 'enforce');
-  const wait = (r: RuleDecision) => (r.retryAfterMs < 0 ? Infinity : r.retryAfterMs);
-  const binding =
-    denying.length > 0
-      ? denying.reduce((a, b) => (wait(b) > wait(a) ? b : a))
-      : perRule.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+  const perRule: RuleDecision[] = [];
+  // One pass: the longest-waiting enforced denial (the first of equals), else the least remaining.
+  let denied: RuleDecision | undefined;
+  let deniedWait = -Infinity;
+  let least: RuleDecision | undefined;
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i];
+    const decided: RuleDecision = {
+      rule: rule.name,
+      algorithm: rule.algorithm,
+      limit: rule.limit,
+      cost: rule.cost,
+      windowMs: rule.windowMs,
+      mode: rule.mode,
+      ...outcomes[i],
+    };
+    perRule.push(decided);
+    if (!decided.allowed && decided.mode === 'enforce') {
+      const wait = decided.retryAfterMs < 0 ? Infinity : decided.retryAfterMs;
+      if (denied === undefined || wait > deniedWait) {
+        denied = decided;
+        deniedWait = wait;
+      }
+    }
+    if (least === undefined || decided.remaining < least.remaining) least = decided;
+  }
+  const binding = (denied ?? least)!;
   return {
-    allowed: denying.length === 0,
+    allowed: denied === undefined,
     binding,
     perRule,
     retryAfter: retryAfterSeconds(

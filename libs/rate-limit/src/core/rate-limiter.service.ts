@@ -16,7 +16,7 @@ import { RuleRegistry } from '../rules/rule-registry.service.js';
 import { type ListHit, RuntimeConfig } from '../runtime/runtime-config.service.js';
 import { MemoryStore } from '../stores/memory.store.js';
 import { RateLimitStore, type RuleCall } from '../stores/rate-limit.store.js';
-import { stateKey } from '../stores/redis-keys.js';
+import { stateKeyFor, stateKeyHead } from '../stores/redis-keys.js';
 import { ResilientStore } from '../stores/resilient.store.js';
 import {
   type AppliedRule,
@@ -98,6 +98,8 @@ export type Verdict =
   | { kind: 'exempt' }
   | { kind: 'decided'; decision: Decision; now: number; leases: Lease[]; charged: Charge[] };
 
+const KEY_HEADS_MAX = 10_000;
+
 /** The pending sleep of `acquire`, woken early by an abort. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -139,6 +141,9 @@ export class RateLimiter {
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
+  /** `<prefix>:<rule>:<algorithm tag>:` of each rule's state keys, by rule name. */
+  private readonly keyHeads = new Map<string, string>();
+
   /**
    * Charges `cost` (default 1) to `key` under `rule` if the rule admits it. Under a shaped rule
    * (`maxDelay`) an admitted result may carry a `retryAfterMs` above 0: the wait for the slot it
@@ -172,7 +177,7 @@ export class RateLimiter {
   /** Forgets what `key` has spent under `rule`, on Redis first: nothing is reset unless Redis is. */
   async reset(rule: RuleRef, key: string): Promise<void> {
     const found = this.rule(rule);
-    const stored = stateKey(this.options.keyPrefix, found.name, found.algorithm, this.identity(found, key));
+    const stored = this.stateKey(found, this.identity(found, key));
     await this.strict((store) => store.reset([stored]));
     if (this.store instanceof ResilientStore) await this.memory.reset([stored]);
     // Every instance forgets the denials it remembered for a key, this one included.
@@ -219,13 +224,11 @@ export class RateLimiter {
     client?: ClientInfo,
     observe = true,
   ): Promise<Verdict> {
-    const emit: DecisionEvents['emit'] = observe
-      ? (...args) => this.events.emit(...args)
-      : () => undefined;
+    const events = observe ? this.events : undefined;
     if (client) {
       const hit = this.runtime.access(client);
       if (hit) {
-        emit(
+        events?.emit(
           'listed',
           requests.map((r) => r.rule),
           hit,
@@ -236,15 +239,18 @@ export class RateLimiter {
     const applied: Array<AppliedRule & { source: RateLimitRule }> = [];
     const calls: RuleCall[] = [];
     const identities: string[] = [];
+    let leased = false;
     for (const { rule, identity, tier, cls, cost } of requests) {
       const problem = costProblem(cost);
       if (problem) throw new RangeError(INVALID_COST(rule.name, problem));
       const limit = resolveLimit(rule, tier, this.runtime.keyCap(rule.name, identity));
       if (limit.exempt) {
-        emit('exempt', rule);
+        events?.emit('exempt', rule);
         continue;
       }
-      calls.push(this.call(rule, identity, limit.limit, limit.windowMs, cost, cls));
+      const call = this.call(rule, identity, limit.limit, limit.windowMs, cost, cls);
+      if (call.leaseId !== undefined) leased = true;
+      calls.push(call);
       applied.push({ ...rule, limit: limit.limit, windowMs: limit.windowMs, cost, source: rule });
       identities.push(identity);
     }
@@ -254,18 +260,24 @@ export class RateLimiter {
     try {
       result = await this.store.consume(calls);
     } catch (error) {
-      emit('failed', this.store.kind);
+      events?.emit('failed', this.store.kind);
       throw error;
     }
     const decision = buildDecision(applied, result.outcomes);
-    emit('decided', decision, identities, this.store.kind, (performance.now() - started) / 1000);
-    const leases = decision.allowed
-      ? calls.flatMap((c, i) =>
-          c.leaseId !== undefined && result.outcomes[i].allowed
-            ? [{ key: c.key, leaseId: c.leaseId }]
-            : [],
-        )
-      : [];
+    events?.emit(
+      'decided',
+      decision,
+      identities,
+      this.store.kind,
+      (performance.now() - started) / 1000,
+    );
+    const leases: Lease[] = [];
+    if (leased && decision.allowed) {
+      for (let i = 0; i < calls.length; i++) {
+        const { key, leaseId } = calls[i];
+        if (leaseId !== undefined && result.outcomes[i].allowed) leases.push({ key, leaseId });
+      }
+    }
     const charged = decision.allowed
       ? calls.flatMap((call, i) =>
           result.outcomes[i].allowed && call.cost > 0 ? [{ rule: applied[i].source, call }] : [],
@@ -323,7 +335,7 @@ export class RateLimiter {
     cls?: string,
   ): RuleCall {
     return {
-      key: stateKey(this.options.keyPrefix, rule.name, rule.algorithm, identity),
+      key: this.stateKey(rule, identity),
       algorithm: rule.algorithm,
       limit,
       windowMs,
@@ -375,6 +387,18 @@ export class RateLimiter {
       throw reason;
     }
     return waitedMs + result.retryAfterMs;
+  }
+
+  /** `stateKey`, its rule part built once per rule. */
+  private stateKey(rule: RateLimitRule, identity: string): string {
+    let head = this.keyHeads.get(rule.name);
+    if (head === undefined) {
+      head = stateKeyHead(this.options.keyPrefix, rule.name, rule.algorithm);
+      // Rule names are bounded by the registry; a caller passing ad-hoc rule objects is not.
+      if (this.keyHeads.size >= KEY_HEADS_MAX) this.keyHeads.clear();
+      this.keyHeads.set(rule.name, head);
+    }
+    return stateKeyFor(head, identity);
   }
 
   /** Redis through the breaker without the failure mode; the store itself without Redis. */

@@ -1,6 +1,28 @@
-import type { Decision, HeaderStyle } from '../interfaces/index.js';
+import type { Decision, HeaderStyle, RuleDecision } from '../interfaces/index.js';
 
 const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
+
+/** A rule's `RateLimit-Policy` item, the same for every request until its limit or window changes. */
+interface PolicyItem {
+  limit: number;
+  windowMs: number;
+  text: string;
+}
+
+/** By rule name: rule names are fixed at boot, so this stays as small as the rule list. */
+const policyItems = new Map<string, PolicyItem>();
+const POLICY_ITEMS_MAX = 10_000;
+
+function policyItem(r: RuleDecision): string {
+  const cached = policyItems.get(r.rule);
+  if (cached !== undefined && cached.limit === r.limit && cached.windowMs === r.windowMs) {
+    return cached.text;
+  }
+  const text = `"${r.rule}";q=${r.limit};w=${Math.max(1, seconds(r.windowMs))}`;
+  if (policyItems.size >= POLICY_ITEMS_MAX) policyItems.clear();
+  policyItems.set(r.rule, { limit: r.limit, windowMs: r.windowMs, text });
+  return text;
+}
 
 /**
  * The rate-limit headers of a decision: the legacy `X-RateLimit-*` trio describing the binding
@@ -21,16 +43,23 @@ export function rateLimitHeaders(
     headers['X-RateLimit-Reset'] = String(Math.ceil(binding.resetAtMs / 1000));
   }
   if (style === 'both' || style === 'draft') {
-    headers['RateLimit-Policy'] = perRule
-      .map((r) => `"${r.rule}";q=${r.limit};w=${Math.max(1, seconds(r.windowMs))}`)
-      .join(', ');
-    headers['RateLimit'] = perRule
-      .map((r) => `"${r.rule}";r=${Math.max(0, r.remaining)};t=${seconds(r.resetAtMs - now)}`)
-      .join(', ');
+    let policy = '';
+    let state = '';
+    for (let i = 0; i < perRule.length; i++) {
+      const r = perRule[i];
+      const separator = i === 0 ? '' : ', ';
+      policy += separator + policyItem(r);
+      state += `${separator}"${r.rule}";r=${Math.max(0, r.remaining)};t=${seconds(r.resetAtMs - now)}`;
+    }
+    headers['RateLimit-Policy'] = policy;
+    headers['RateLimit'] = state;
   }
-  if (perRule.some((r) => r.mode === 'dry-run' && !r.allowed)) {
-    headers['X-RateLimit-Dry-Run'] = 'would-deny';
-    headers['X-RateLimit-Remaining'] = '0';
+  for (const r of perRule) {
+    if (r.mode === 'dry-run' && !r.allowed) {
+      headers['X-RateLimit-Dry-Run'] = 'would-deny';
+      headers['X-RateLimit-Remaining'] = '0';
+      break;
+    }
   }
   if (!decision.allowed) headers['Retry-After'] = String(decision.retryAfter);
   return headers;

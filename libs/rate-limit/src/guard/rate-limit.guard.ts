@@ -64,13 +64,14 @@ export class RateLimitGuard implements CanActivate {
   @Inject(RESOLVED_OPTIONS) protected readonly options!: ResolvedOptions;
   private resolver?: ClientIpResolver;
   private contexts?: ContextLimiter;
+  /** What the route's metadata says, read once per handler (and class: a handler can be inherited). */
+  private readonly routes = new WeakMap<Function, RouteFacts>();
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
-    if (
-      this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT, [ctx.getHandler(), ctx.getClass()])
-    )
-      return true;
-    const rules = this.registry.rulesFor(ctx.getHandler());
+    const handler = ctx.getHandler();
+    const route = this.routeFacts(handler, ctx.getClass());
+    if (route.skip) return true;
+    const rules = this.registry.rulesInForce(handler);
     if (rules.length === 0) return true;
     if (ctx.getType() !== 'http') {
       this.resolver ??= new ClientIpResolver(this.options.trustProxy);
@@ -78,17 +79,14 @@ export class RateLimitGuard implements CanActivate {
       return this.contexts.limit(ctx, rules);
     }
 
-    const request = ctx.switchToHttp().getRequest<HttpRequest>();
-    const response = ctx.switchToHttp().getResponse<object>();
+    const http = ctx.switchToHttp();
+    const request = http.getRequest<HttpRequest>();
+    const response = http.getResponse<object>();
     const client = this.getClient(request);
-    const requests: RuleRequest[] = [];
-    for (const rule of rules) {
-      const identity = await this.getTracker(rule, ctx, client, request);
-      const tier = rule.tiers && rule.tier ? await rule.tier(ctx, client) : undefined;
-      const cls = rule.class ? await rule.class(ctx, client) : undefined;
-      const cost = await this.getCost(rule, ctx, client);
-      requests.push({ rule, identity, tier, cls, cost });
-    }
+    const built = this.hooksOverridden()
+      ? this.requestsThroughHooks(rules, ctx, client, request)
+      : this.requestsOf(rules, ctx, client, request, route.name);
+    const requests = isPromise(built) ? await built : built;
 
     let verdict;
     try {
@@ -130,26 +128,8 @@ export class RateLimitGuard implements CanActivate {
     client: ClientInfo,
     request: HttpRequest,
   ): Promise<string> {
-    if (typeof rule.key === 'function') {
-      const id = await rule.key(ctx, client);
-      if (typeof id !== 'string' || id === '') {
-        throw new TypeError(
-          `Rate-limit rule "${rule.name}": its key function must return a non-empty string`,
-        );
-      }
-      return id;
-    }
-    const user = this.options.userId(request, ctx);
-    if (user === undefined && this.options.userFallback === 'deny' && keyedByUser(rule.key)) {
-      throw new UnauthorizedException(USER_REQUIRED(rule.name));
-    }
-    const caller = {
-      ip: client.ip,
-      apiKey: client.apiKey,
-      user,
-      route: `${ctx.getClass().name}.${ctx.getHandler().name}`,
-    };
-    return callerIdentity(rule.key, caller, this.options.ipv6Prefix);
+    if (typeof rule.key === 'function') return checkedKey(rule, await rule.key(ctx, client));
+    return this.builtInKey(rule, ctx, client, request, routeName(ctx.getHandler(), ctx.getClass()));
   }
 
   /**
@@ -163,14 +143,7 @@ export class RateLimitGuard implements CanActivate {
     client: ClientInfo,
   ): Promise<number> {
     const cost = typeof rule.cost === 'function' ? await rule.cost(ctx, client) : rule.cost;
-    const problem = costProblem(cost);
-    if (problem === undefined) return cost;
-    this.logger.error(INVALID_COST(rule.name, problem));
-    const retryAfter = retryAfterSeconds(-1, rule.windowMs);
-    this.setHeaders(ctx.switchToHttp().getResponse<object>(), {
-      'Retry-After': String(retryAfter),
-    });
-    throw new RateLimitException(rule.name, retryAfter, COST_INVALID_DENIED(rule.name));
+    return this.checkedCost(rule, ctx, cost);
   }
 
   /** Raises the 429 (`RateLimitException`); headers are already set. */
@@ -180,7 +153,7 @@ export class RateLimitGuard implements CanActivate {
       binding.retryAfterMs < 0
         ? COST_ABOVE_LIMIT(binding.rule, binding.cost, binding.limit)
         : RATE_LIMITED(binding.rule);
-    throw new RateLimitException(binding.rule, decision.retryAfter, message);
+    throw withoutStack(() => new RateLimitException(binding.rule, decision.retryAfter, message));
   }
 
   /** The store could not decide (`closed` failure mode): 503. Anything else is a limiter bug: admit, loudly. */
@@ -207,6 +180,162 @@ export class RateLimitGuard implements CanActivate {
     });
   }
 
+  /**
+   * The rules' key, tier and cost, awaited only where a function answered a promise: rules whose
+   * values are static or computed synchronously reach the store with no wait before its call.
+   * Same order of calls and same errors as `requestsThroughHooks`.
+   */
+  private requestsOf(
+    rules: readonly RateLimitRule[],
+    ctx: ExecutionContext,
+    client: ClientInfo,
+    request: HttpRequest,
+    route: string,
+  ): RuleRequest[] | Promise<RuleRequest[]> {
+    const requests: RuleRequest[] = [];
+    for (let i = 0; i < rules.length; i++) {
+      const one = this.ruleRequest(rules[i], ctx, client, request, route);
+      if (isPromise(one))
+        return this.restOfRequests(one, requests, rules, i, ctx, client, request, route);
+      requests.push(one);
+    }
+    return requests;
+  }
+
+  private async restOfRequests(
+    pending: Promise<RuleRequest>,
+    requests: RuleRequest[],
+    rules: readonly RateLimitRule[],
+    index: number,
+    ctx: ExecutionContext,
+    client: ClientInfo,
+    request: HttpRequest,
+    route: string,
+  ): Promise<RuleRequest[]> {
+    requests.push(await pending);
+    for (let i = index + 1; i < rules.length; i++) {
+      requests.push(await this.ruleRequest(rules[i], ctx, client, request, route));
+    }
+    return requests;
+  }
+
+  private ruleRequest(
+    rule: RateLimitRule,
+    ctx: ExecutionContext,
+    client: ClientInfo,
+    request: HttpRequest,
+    route: string,
+  ): RuleRequest | Promise<RuleRequest> {
+    if (typeof rule.key === 'function') {
+      const key = rule.key(ctx, client);
+      if (isPromise(key)) return this.ruleRequestLater(rule, ctx, client, key);
+      return this.withTier(rule, ctx, client, checkedKey(rule, key));
+    }
+    return this.withTier(rule, ctx, client, this.builtInKey(rule, ctx, client, request, route));
+  }
+
+  private withTier(
+    rule: RateLimitRule,
+    ctx: ExecutionContext,
+    client: ClientInfo,
+    identity: string,
+  ): RuleRequest | Promise<RuleRequest> {
+    const tier = rule.tiers && rule.tier ? rule.tier(ctx, client) : undefined;
+    if (isPromise(tier)) return this.ruleRequestLater(rule, ctx, client, identity, tier);
+    const cls = rule.class ? rule.class(ctx, client) : undefined;
+    if (isPromise(cls)) return this.ruleRequestLater(rule, ctx, client, identity, tier, cls);
+    const cost = typeof rule.cost === 'function' ? rule.cost(ctx, client) : rule.cost;
+    if (isPromise(cost)) {
+      return cost.then((c) => ({ rule, identity, tier, cls, cost: this.checkedCost(rule, ctx, c) }));
+    }
+    return { rule, identity, tier, cls, cost: this.checkedCost(rule, ctx, cost) };
+  }
+
+  /** The rest of `ruleRequest` once a key or tier function answered a promise. */
+  private async ruleRequestLater(
+    rule: RateLimitRule,
+    ctx: ExecutionContext,
+    client: ClientInfo,
+    key: string | Promise<string>,
+    pendingTier?: string | Promise<string | undefined>,
+    pendingClass?: Promise<string | undefined>,
+  ): Promise<RuleRequest> {
+    const identity = isPromise(key) ? checkedKey(rule, await key) : key;
+    const tier =
+      pendingTier !== undefined
+        ? await pendingTier
+        : rule.tiers && rule.tier
+          ? await rule.tier(ctx, client)
+          : undefined;
+    const cls = pendingClass ? await pendingClass : rule.class ? await rule.class(ctx, client) : undefined;
+    const cost = typeof rule.cost === 'function' ? await rule.cost(ctx, client) : rule.cost;
+    return { rule, identity, tier, cls, cost: this.checkedCost(rule, ctx, cost) };
+  }
+
+  /** The rules' values through the protected hooks, for a subclass that overrides one. */
+  private async requestsThroughHooks(
+    rules: readonly RateLimitRule[],
+    ctx: ExecutionContext,
+    client: ClientInfo,
+    request: HttpRequest,
+  ): Promise<RuleRequest[]> {
+    const requests: RuleRequest[] = [];
+    for (const rule of rules) {
+      const identity = await this.getTracker(rule, ctx, client, request);
+      const tier = rule.tiers && rule.tier ? await rule.tier(ctx, client) : undefined;
+      const cls = rule.class ? await rule.class(ctx, client) : undefined;
+      const cost = await this.getCost(rule, ctx, client);
+      requests.push({ rule, identity, tier, cls, cost });
+    }
+    return requests;
+  }
+
+  /** A subclass overriding `getTracker` or `getCost` gets its hooks called for every rule. */
+  private hooksOverridden(): boolean {
+    const base = RateLimitGuard.prototype;
+    return this.getTracker !== base.getTracker || this.getCost !== base.getCost;
+  }
+
+  private builtInKey(
+    rule: RateLimitRule,
+    ctx: ExecutionContext,
+    client: ClientInfo,
+    request: HttpRequest,
+    route: string,
+  ): string {
+    const user = this.options.userId(request, ctx);
+    if (user === undefined && this.options.userFallback === 'deny' && keyedByUser(rule.key)) {
+      throw new UnauthorizedException(USER_REQUIRED(rule.name));
+    }
+    const caller = { ip: client.ip, apiKey: client.apiKey, user, route };
+    return callerIdentity(
+      rule.key as Exclude<RateLimitRule['key'], Function>,
+      caller,
+      this.options.ipv6Prefix,
+    );
+  }
+
+  private checkedCost(rule: RateLimitRule, ctx: ExecutionContext, cost: unknown): number {
+    const problem = costProblem(cost);
+    if (problem === undefined) return cost as number;
+    this.logger.error(INVALID_COST(rule.name, problem));
+    const retryAfter = retryAfterSeconds(-1, rule.windowMs);
+    this.setHeaders(ctx.switchToHttp().getResponse<object>(), {
+      'Retry-After': String(retryAfter),
+    });
+    throw new RateLimitException(rule.name, retryAfter, COST_INVALID_DENIED(rule.name));
+  }
+
+  private routeFacts(handler: Function, cls: Function): RouteFacts {
+    let facts = this.routes.get(handler);
+    if (facts === undefined || facts.cls !== cls) {
+      const skip = this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT, [handler, cls]);
+      facts = { cls, skip: Boolean(skip), name: routeName(handler, cls) };
+      this.routes.set(handler, facts);
+    }
+    return facts;
+  }
+
   private releaseLeasesOnClose(response: object, leases: Lease[]): void {
     if (leases.length === 0) return;
     const raw = ('raw' in response ? response.raw : response) as NodeJS.EventEmitter;
@@ -217,4 +346,40 @@ export class RateLimitGuard implements CanActivate {
       });
     });
   }
+}
+
+/** A handler's rate-limit metadata, as `routeFacts` caches it. */
+interface RouteFacts {
+  cls: Function;
+  skip: boolean;
+  /** `Controller.handler`, what the `route` key source names. */
+  name: string;
+}
+
+/**
+ * Every 429 is raised by this guard, so its stack trace says nothing a log could use, and
+ * capturing one is the largest part of what a denial costs.
+ */
+function withoutStack<T>(make: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+const routeName = (handler: Function, cls: Function) => `${cls.name}.${handler.name}`;
+
+const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function';
+
+function checkedKey(rule: RateLimitRule, id: unknown): string {
+  if (typeof id !== 'string' || id === '') {
+    throw new TypeError(
+      `Rate-limit rule "${rule.name}": its key function must return a non-empty string`,
+    );
+  }
+  return id;
 }

@@ -29,12 +29,13 @@ export class DecisionRecorder implements OnModuleInit, OnModuleDestroy {
       exempt: (rule) => this.metrics.decision(rule.name, 'bypassed'),
       decided: (decision, identities, store, seconds) => {
         this.metrics.observeDuration(store, seconds);
-        decision.perRule.forEach((rule, i) => {
-          const outcome = ruleOutcome(decision.allowed, rule);
-          if (outcome === undefined) return;
-          this.metrics.decision(rule.rule, outcome);
-          if (outcome !== 'allowed') this.topKeys.record(rule.rule, identities[i]);
-        });
+        const { perRule } = decision;
+        for (let i = 0; i < perRule.length; i++) {
+          const outcome = ruleOutcome(decision.allowed, perRule[i]);
+          if (outcome === undefined) continue;
+          this.metrics.decision(perRule[i].rule, outcome);
+          if (outcome !== 'allowed') this.topKeys.record(perRule[i].rule, identities[i]);
+        }
       },
       failed: (store) => this.metrics.storeError(store),
     });

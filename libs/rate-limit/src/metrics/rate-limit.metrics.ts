@@ -33,8 +33,13 @@ export class RateLimitMetrics implements OnApplicationBootstrap {
   private readonly decisions: Counter<'rule' | 'outcome'>;
   private readonly duration: Histogram<'store'>;
   private readonly storeErrors: Counter<'store'>;
-  /** Children by rule and outcome: labelling once per series instead of once per request. */
-  private readonly children = new Map<string, Counter.Internal>();
+  /**
+   * Decisions since the last scrape by rule and outcome, added to the counter when it is read:
+   * counting a request is an increment, not a labelled prom-client call.
+   */
+  private readonly pending = new Map<string, Record<DecisionOutcome, number>>();
+  /** The histogram's child per store: labelled once instead of once per request. */
+  private readonly durations = new Map<string, Histogram.Internal<'store'>>();
 
   constructor(
     private readonly status: RateLimitStatusService,
@@ -44,11 +49,21 @@ export class RateLimitMetrics implements OnApplicationBootstrap {
     // The breaker-guarded store counts its own failures and fallbacks; without it there are none to read.
     const stats = () => status.resilientStore?.stats;
     collectDefaultMetrics({ register: this.registry });
+    const pending = this.pending;
     this.decisions = new Counter({
       name: 'rate_limit_decisions_total',
       help: 'Rate-limit decisions by rule and outcome (allowed, denied, dry_run_denied, bypassed, blocked)',
       labelNames: ['rule', 'outcome'],
       registers,
+      collect() {
+        for (const [rule, counts] of pending) {
+          for (const outcome of OUTCOMES) {
+            if (counts[outcome] === 0) continue;
+            this.inc({ rule, outcome }, counts[outcome]);
+            counts[outcome] = 0;
+          }
+        }
+      },
     });
     this.duration = new Histogram({
       name: 'rate_limit_decision_duration_seconds',
@@ -96,18 +111,28 @@ export class RateLimitMetrics implements OnApplicationBootstrap {
   /** Starts every rule's series at 0, so `rate()` and alerts work before the first event. */
   onApplicationBootstrap(): void {
     for (const { rule } of this.rules.list()) {
-      for (const outcome of OUTCOMES) this.child(rule.name, outcome).inc(0);
+      for (const outcome of OUTCOMES) this.decisions.inc({ rule: rule.name, outcome }, 0);
     }
   }
 
   /** Counts one rule's judgement of one request. */
   decision(rule: string, outcome: DecisionOutcome): void {
-    this.child(rule, outcome).inc();
+    let counts = this.pending.get(rule);
+    if (!counts) {
+      counts = { allowed: 0, denied: 0, dry_run_denied: 0, bypassed: 0, blocked: 0 };
+      this.pending.set(rule, counts);
+    }
+    counts[outcome]++;
   }
 
   /** Records how long a store call took. */
   observeDuration(store: 'redis' | 'memory', seconds: number): void {
-    this.duration.observe({ store }, seconds);
+    let child = this.durations.get(store);
+    if (!child) {
+      child = this.duration.labels({ store });
+      this.durations.set(store, child);
+    }
+    child.observe(seconds);
   }
 
   /** Counts a failed store call, unless the store counts its own failures (then they come from it). */
@@ -126,15 +151,5 @@ export class RateLimitMetrics implements OnApplicationBootstrap {
       if (name && rule) rule[name] = value;
     }
     return stats;
-  }
-
-  private child(rule: string, outcome: DecisionOutcome): Counter.Internal {
-    const id = `${rule}\n${outcome}`;
-    let child = this.children.get(id);
-    if (!child) {
-      child = this.decisions.labels({ rule, outcome });
-      this.children.set(id, child);
-    }
-    return child;
   }
 }

@@ -26,6 +26,8 @@ export class RuleRegistry {
   private readonly overrides = new Map<string, RuleOverride>();
   private readonly byHandler = new Map<Function, readonly RateLimitRule[]>();
   private defaults: readonly RateLimitRule[] = [];
+  /** Rules in force per handler, overrides applied: built on first use, dropped on any change. */
+  private readonly inForce = new Map<Function, readonly RateLimitRule[]>();
 
   /**
    * @internal Registers a validated rule. A name reused with other settings is a boot error
@@ -42,16 +44,32 @@ export class RuleRegistry {
   /** @internal */
   setDefaults(rules: RateLimitRule[]): void {
     this.defaults = Object.freeze([...rules]);
+    this.inForce.clear();
   }
 
   /** @internal */
   bindHandler(handler: Function, rules: RateLimitRule[]): void {
     this.byHandler.set(handler, Object.freeze([...rules]));
+    this.inForce.clear();
   }
 
   /** Rules in force for a handler, overrides applied; handlers never seen at boot get the module-wide defaults. */
   rulesFor(handler: Function): RateLimitRule[] {
-    return (this.byHandler.get(handler) ?? this.defaults).map((rule) => this.apply(rule));
+    return [...this.rulesInForce(handler)];
+  }
+
+  /**
+   * `rulesFor` without the copy, for the request path: the same frozen list (and rule objects)
+   * for every request until a rule or an override changes.
+   * @internal
+   */
+  rulesInForce(handler: Function): readonly RateLimitRule[] {
+    let rules = this.inForce.get(handler);
+    if (rules === undefined) {
+      rules = Object.freeze((this.byHandler.get(handler) ?? this.defaults).map((r) => this.apply(r)));
+      this.inForce.set(handler, rules);
+    }
+    return rules;
   }
 
   get(name: string): RateLimitRule | undefined {
@@ -72,6 +90,7 @@ export class RuleRegistry {
     if (!this.statics.has(name)) return false;
     if (override === undefined) this.overrides.delete(name);
     else this.overrides.set(name, Object.freeze(definedOnly(override)));
+    this.inForce.clear();
     return true;
   }
 

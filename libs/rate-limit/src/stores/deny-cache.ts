@@ -3,8 +3,9 @@ import type { RuleCall, StoreResult } from './rate-limit.store.js';
 
 /**
  * Algorithms whose denial cannot end before its `retryAfter` by other requests: whatever the
- * other instances admit meanwhile only pushes it later. Concurrency is absent: a released lease
- * ends a denial at any moment.
+ * other instances admit meanwhile only pushes it later. Absent: concurrency (a released lease
+ * ends a denial at any moment) and the weighted token bucket (another class's spill can fill the
+ * pool before the class's own refill would).
  */
 const STEADY_DENIAL: ReadonlySet<Algorithm> = new Set<Algorithm>([
   'fixed-window',
@@ -16,6 +17,8 @@ const STEADY_DENIAL: ReadonlySet<Algorithm> = new Set<Algorithm>([
 ]);
 
 interface Denial {
+  /** The calls Redis denied: a request matches only with the same calls, field by field. */
+  calls: readonly RuleCall[];
   /** The answer Redis gave, as of `decidedAt` on Redis's clock. */
   result: StoreResult;
   /** This process's clock when Redis answered. */
@@ -67,9 +70,9 @@ export class DenyCache {
   /** The cached denial of these calls, its times moved to now; `undefined` to ask Redis. */
   lookup(calls: RuleCall[]): StoreResult | undefined {
     if (this.entries.size === 0) return undefined;
-    const id = signature(calls);
+    const id = entryId(calls);
     const denial = this.entries.get(id);
-    if (denial === undefined) return undefined;
+    if (denial === undefined || !sameCalls(denial.calls, calls)) return undefined;
     const now = this.clock();
     if (now >= denial.until) {
       this.entries.delete(id);
@@ -77,12 +80,15 @@ export class DenyCache {
     }
     this.hitCount++;
     const elapsed = now - denial.seenAt;
-    return {
-      now: denial.result.now + elapsed,
-      outcomes: denial.result.outcomes.map((outcome) =>
-        outcome.allowed ? outcome : { ...outcome, retryAfterMs: Math.max(1, outcome.retryAfterMs - elapsed) },
-      ),
-    };
+    const outcomes = [];
+    for (const outcome of denial.result.outcomes) {
+      outcomes.push(
+        outcome.allowed
+          ? outcome
+          : { ...outcome, retryAfterMs: Math.max(1, outcome.retryAfterMs - elapsed) },
+      );
+    }
+    return { now: denial.result.now + elapsed, outcomes };
   }
 
   /** Keeps Redis's answer if it is a denial that no other request can end early. */
@@ -101,17 +107,18 @@ export class DenyCache {
     if (retryMs < this.minRetryMs) return;
     if (calls.some((call) => !STEADY_DENIAL.has(call.algorithm))) return;
     const now = this.clock();
-    const id = signature(calls);
+    const id = entryId(calls);
     this.entries.delete(id);
-    this.entries.set(id, { result, seenAt: now, until: now + retryMs });
+    this.entries.set(id, { calls, result, seenAt: now, until: now + retryMs });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }
 
   /** Forgets the denials that involve any of these keys. */
   forget(keys: string[]): void {
     if (this.entries.size === 0) return;
-    for (const id of this.entries.keys()) {
-      if (keys.some((key) => id.includes(`${key}\u0000`))) this.entries.delete(id);
+    const forgotten = new Set(keys);
+    for (const [id, denial] of this.entries) {
+      if (denial.calls.some((call) => forgotten.has(call.key))) this.entries.delete(id);
     }
   }
 
@@ -120,11 +127,33 @@ export class DenyCache {
   }
 }
 
-/** Keys, limits, windows and costs of a request's calls: what a cached denial must match. */
-function signature(calls: RuleCall[]): string {
+/**
+ * Where the denial of these calls is kept: their keys. Calls with the same keys and other limits
+ * share the slot (the later denial replaces the earlier one); `sameCalls` tells them apart.
+ */
+function entryId(calls: readonly RuleCall[]): string {
+  if (calls.length === 1) return calls[0].key;
   let id = '';
-  for (const call of calls) {
-    id += `${call.key}\u0000${call.algorithm}\u0000${call.limit}\u0000${call.windowMs}\u0000${call.cost}\u0000${call.enforce ? 1 : 0}\u0001`;
-  }
+  for (const call of calls) id += `${call.key}\u0000`;
   return id;
+}
+
+/** Same keys, algorithms, limits, windows, costs and modes: what a cached denial must match. */
+function sameCalls(kept: readonly RuleCall[], calls: readonly RuleCall[]): boolean {
+  if (kept.length !== calls.length) return false;
+  for (let i = 0; i < calls.length; i++) {
+    const a = kept[i];
+    const b = calls[i];
+    if (
+      a.key !== b.key ||
+      a.algorithm !== b.algorithm ||
+      a.limit !== b.limit ||
+      a.windowMs !== b.windowMs ||
+      a.cost !== b.cost ||
+      a.enforce !== b.enforce
+    ) {
+      return false;
+    }
+  }
+  return true;
 }

@@ -18,6 +18,7 @@ const ALGORITHM_TAGS: Readonly<Record<Algorithm, string>> = {
   'weighted-token-bucket': 'wtb',
 };
 
+const NEEDS_ESCAPE = /[%#{}]/;
 const ESCAPES: Record<string, string> = { '%': '%25', '#': '%23', '{': '%7B', '}': '%7D' };
 
 /**
@@ -28,10 +29,14 @@ const ESCAPES: Record<string, string> = { '%': '%25', '#': '%23', '{': '%7B', '}
  * @internal
  */
 export function safeId(id: string): string {
-  const neutral = id.replace(/[%#{}]/g, (c) => ESCAPES[c]);
-  if (Buffer.byteLength(neutral) <= MAX_ID_BYTES) return neutral;
+  const neutral = NEEDS_ESCAPE.test(id) ? id.replace(/[%#{}]/g, (c) => ESCAPES[c]) : id;
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short ids need no byte count.
+  if (neutral.length * 3 <= MAX_ID_BYTES || Buffer.byteLength(neutral) <= MAX_ID_BYTES) {
+    return neutral;
+  }
   return `#${createHash('sha256').update(id).digest('base64url')}`;
 }
+
 
 /**
  * `<prefix>:<rule>:<algorithm tag>:{<id>}`, e.g. `rl:public:swl:{ip=203.0.113.7}`. The hash tag
@@ -40,7 +45,17 @@ export function safeId(id: string): string {
  * @internal
  */
 export function stateKey(prefix: string, rule: string, algorithm: Algorithm, id: string): string {
-  return `${prefix}:${safeId(rule)}:${ALGORITHM_TAGS[algorithm]}:{${safeId(id)}}`;
+  return stateKeyFor(stateKeyHead(prefix, rule, algorithm), id);
+}
+
+/** The `<prefix>:<rule>:<algorithm tag>:` part of `stateKey`, the same for every key of a rule. @internal */
+export function stateKeyHead(prefix: string, rule: string, algorithm: Algorithm): string {
+  return `${prefix}:${safeId(rule)}:${ALGORITHM_TAGS[algorithm]}:`;
+}
+
+/** `stateKey` from its head. @internal */
+export function stateKeyFor(head: string, id: string): string {
+  return `${head}{${safeId(id)}}`;
 }
 
 /**

@@ -13,17 +13,21 @@ export interface Caller {
   route?: string;
 }
 
+const ipPart = (caller: Caller, ipv6Prefix: number): IdentityPart => ({
+  source: 'ip',
+  value: ipBudgetKey(caller.ip, ipv6Prefix),
+});
+
 /** The one part a key source contributes for `caller`. */
 function partFor(source: KeySource, caller: Caller, ipv6Prefix: number): IdentityPart {
-  const ip: IdentityPart = { source: 'ip', value: ipBudgetKey(caller.ip, ipv6Prefix) };
   switch (source) {
     case 'ip':
-      return ip;
+      return ipPart(caller, ipv6Prefix);
     // A caller without an API key or user falls back to its IP: keyless callers never share one budget.
     case 'api-key':
-      return caller.apiKey ? { source: 'key', value: caller.apiKey } : ip;
+      return caller.apiKey ? { source: 'key', value: caller.apiKey } : ipPart(caller, ipv6Prefix);
     case 'user':
-      return caller.user ? { source: 'user', value: caller.user } : ip;
+      return caller.user ? { source: 'user', value: caller.user } : ipPart(caller, ipv6Prefix);
     case 'route':
       return { source: 'route', value: caller.route ?? 'unknown' };
     case 'global':
@@ -41,8 +45,8 @@ export function callerIdentity(
   caller: Caller,
   ipv6Prefix: number,
 ): string {
-  const list = typeof sources === 'string' ? [sources] : sources;
-  return formatIdentity(list.map((source) => partFor(source, caller, ipv6Prefix)));
+  if (typeof sources === 'string') return formatIdentity([partFor(sources, caller, ipv6Prefix)]);
+  return formatIdentity(sources.map((source) => partFor(source, caller, ipv6Prefix)));
 }
 
 /** Whether a rule's key reads the `user` source (alone or in a composite key). @internal */

@@ -17,7 +17,9 @@ export type IdentityPart = { source: IdentitySource; value: string } | { source:
 
 const SOURCES: readonly string[] = ['ip', 'key', 'user', 'route'];
 
-const escape = (value: string) => value.replace(/%/g, '%25').replace(/\|/g, '%7C');
+const escape = (value: string) =>
+  NEEDS_ESCAPE.test(value) ? value.replace(/%/g, '%25').replace(/\|/g, '%7C') : value;
+const NEEDS_ESCAPE = /[%|]/;
 
 /** `undefined` when `raw` holds a `%` that is not one of the two escapes. */
 function unescape(raw: string): string | undefined {
@@ -38,7 +40,9 @@ export function formatIdentity(parts: readonly IdentityPart[]): string {
       throw new RangeError(`the ${part.source} part of an identity cannot be empty`);
     }
   }
-  return parts.map(formatPart).join('|');
+  let text = formatPart(parts[0]);
+  for (let i = 1; i < parts.length; i++) text += `|${formatPart(parts[i])}`;
+  return text;
 }
 
 /** The parts of an identity written by `formatIdentity`; `undefined` when `text` is not one. @internal */
