@@ -315,7 +315,9 @@ export class RateLimiter {
     try {
       return namedIdentity(rule, key, this.options.ipv6Prefix);
     } catch (error) {
-      throw new RangeError(`Rate-limit key ${JSON.stringify(key)} ${(error as Error).message}`);
+      throw new RangeError(`Rate-limit key ${JSON.stringify(key)} ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 

@@ -20,6 +20,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function decodeApiKey(header: string | string[] | undefined): string | undefined {
   if (typeof header !== 'string' || header === '') return undefined;
+  // eslint-disable-next-line no-control-regex -- plain ASCII, control characters included, needs no decoding
   if (/^[\x00-\x7f]*$/.test(header)) return header;
   try {
     return utf8.decode(Buffer.from(header, 'latin1'));
