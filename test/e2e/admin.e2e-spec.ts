@@ -25,7 +25,12 @@ interface CallOptions {
   apiKey?: string;
 }
 
-async function call(url: string, method: string, path: string, options: CallOptions = {}): Promise<Reply> {
+async function call(
+  url: string,
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<Reply> {
   const headers: Record<string, string> = {};
   const token = options.token === undefined ? TOKEN : options.token;
   if (token !== null) headers.Authorization = `Bearer ${token}`;
@@ -61,10 +66,17 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
   let a: RunningApp;
   let b: RunningApp;
   const prefix = uniquePrefix('admin');
-  const env = (adapter: string) => ({ HTTP_ADAPTER: adapter, REDIS_URL: server.url, ADMIN_TOKEN: TOKEN, TRUST_PROXY: 'true' });
+  const env = (adapter: string) => ({
+    HTTP_ADAPTER: adapter,
+    REDIS_URL: server.url,
+    ADMIN_TOKEN: TOKEN,
+    TRUST_PROXY: 'true',
+  });
   const start = (adapter: string) => startDemo(env(adapter), { keyPrefix: prefix });
   const rule = async (app: RunningApp, name: string) =>
-    (await call(app.url, 'GET', '/admin/rules')).body.find((r: { name: string }) => r.name === name);
+    (await call(app.url, 'GET', '/admin/rules')).body.find(
+      (r: { name: string }) => r.name === name,
+    );
 
   beforeAll(async () => {
     server = await RedisServer.start();
@@ -84,8 +96,17 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
         expect(none.status).toBe(401);
         expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
         expect((await call(app.url, 'GET', '/admin/rules', { token: 'wrong' })).status).toBe(401);
-        expect((await call(app.url, 'GET', '/admin/rules', { token: `${TOKEN}x` })).status).toBe(401);
-        expect((await call(app.url, 'PATCH', '/admin/rules/public', { token: 'wrong', body: { limit: 1 } })).status).toBe(401);
+        expect((await call(app.url, 'GET', '/admin/rules', { token: `${TOKEN}x` })).status).toBe(
+          401,
+        );
+        expect(
+          (
+            await call(app.url, 'PATCH', '/admin/rules/public', {
+              token: 'wrong',
+              body: { limit: 1 },
+            })
+          ).status,
+        ).toBe(401);
         expect((await call(app.url, 'GET', '/admin/rules')).status).toBe(200);
       }
       expect(await rule(a, 'public')).toMatchObject({ limit: 10, source: 'static' });
@@ -97,7 +118,14 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
     expect(status).toBe(200);
     expect(body).toEqual(
       expect.arrayContaining([
-        { name: 'public', algorithm: 'sliding-window-log', limit: 10, windowMs: 60_000, mode: 'enforce', source: 'static' },
+        {
+          name: 'public',
+          algorithm: 'sliding-window-log',
+          limit: 10,
+          windowMs: 60_000,
+          mode: 'enforce',
+          source: 'static',
+        },
         {
           name: 'premium',
           algorithm: 'token-bucket',
@@ -107,8 +135,22 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
           source: 'static',
           tiers: { free: 100, pro: 1000, enterprise: 'exempt' },
         },
-        { name: 'writes', algorithm: 'fixed-window', limit: 20, windowMs: 60_000, mode: 'enforce', source: 'static' },
-        { name: 'writes-burst', algorithm: 'token-bucket', limit: 5, windowMs: 10_000, mode: 'enforce', source: 'static' },
+        {
+          name: 'writes',
+          algorithm: 'fixed-window',
+          limit: 20,
+          windowMs: 60_000,
+          mode: 'enforce',
+          source: 'static',
+        },
+        {
+          name: 'writes-burst',
+          algorithm: 'token-bucket',
+          limit: 5,
+          windowMs: 10_000,
+          mode: 'enforce',
+          source: 'static',
+        },
       ]),
     );
   });
@@ -128,7 +170,12 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
       ['PATCH', '/admin/rules/public', undefined, 'limit'],
       ['PUT', '/admin/rules/public/overrides/203.0.113.200', {}, 'limit'],
       ['PUT', '/admin/rules/public/overrides/203.0.113.200', { limit: -1 }, 'limit'],
-      ['PUT', '/admin/rules/public/overrides/203.0.113.200', { limit: 5, windowMs: 2_678_400_001 }, 'windowMs'],
+      [
+        'PUT',
+        '/admin/rules/public/overrides/203.0.113.200',
+        { limit: 5, windowMs: 2_678_400_001 },
+        'windowMs',
+      ],
       ['PUT', '/admin/rules/public/overrides/not-an-ip', { limit: 5 }, 'key'],
       ['PUT', '/admin/rules/writes/overrides/x', { limit: 5, tenant: 'a' }, 'tenant'],
       ['GET', '/admin/rules/premium/keys/demo-pro?tier=platinum', undefined, 'tier'],
@@ -142,7 +189,12 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
     });
 
     it('left the rules, overrides, lists and Redis untouched', async () => {
-      expect(await rule(a, 'public')).toMatchObject({ limit: 10, windowMs: 60_000, mode: 'enforce', source: 'static' });
+      expect(await rule(a, 'public')).toMatchObject({
+        limit: 10,
+        windowMs: 60_000,
+        mode: 'enforce',
+        source: 'static',
+      });
       expect((await call(a.url, 'GET', '/admin/rules/public/overrides')).body).toEqual([]);
       expect((await call(a.url, 'GET', '/admin/lists')).body).toEqual({ allow: [], block: [] });
       expect(await redis.keys(`${prefix}:{cfg}:*`)).toEqual([]);
@@ -196,7 +248,11 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
     it('a restarted instance keeps the override from its first request', async () => {
       await b.close();
       b = await start('fastify');
-      expect(await rule(b, 'public')).toMatchObject({ limit: 3, windowMs: 30_000, source: 'override' });
+      expect(await rule(b, 'public')).toMatchObject({
+        limit: 3,
+        windowMs: 30_000,
+        source: 'override',
+      });
       const res = await call(b.url, 'GET', '/api/public', { ip: freshIp(), token: null });
       expect(res.headers.get('x-ratelimit-limit')).toBe('3');
       expect(res.headers.get('ratelimit-policy')).toBe('"public";q=3;w=30');
@@ -221,23 +277,37 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
 
     it('a limit patched on a tiered rule caps every tier; exempt stays exempt', async () => {
       const res = await call(a.url, 'PATCH', '/admin/rules/premium', { body: { limit: 2 } });
-      expect(res.body).toMatchObject({ limit: 2, tiers: { free: 2, pro: 2, enterprise: 'exempt' }, source: 'override' });
+      expect(res.body).toMatchObject({
+        limit: 2,
+        tiers: { free: 2, pro: 2, enterprise: 'exempt' },
+        source: 'override',
+      });
       await within(PROPAGATION_MS, async () => (await rule(b, 'premium')).limit === 2);
       const pro = await call(b.url, 'GET', '/api/premium', { apiKey: 'demo-pro', token: null });
       expect(pro.headers.get('x-ratelimit-limit')).toBe('2');
-      const enterprise = await call(b.url, 'GET', '/api/premium', { apiKey: 'demo-enterprise', token: null });
+      const enterprise = await call(b.url, 'GET', '/api/premium', {
+        apiKey: 'demo-enterprise',
+        token: null,
+      });
       expect(enterprise.status).toBe(200);
       expect(enterprise.headers.get('x-ratelimit-limit')).toBeNull();
       expect((await call(a.url, 'DELETE', '/admin/rules/premium')).status).toBe(204);
       await within(PROPAGATION_MS, async () => (await rule(b, 'premium')).source === 'static');
-      expect((await rule(b, 'premium')).tiers).toEqual({ free: 100, pro: 1000, enterprise: 'exempt' });
+      expect((await rule(b, 'premium')).tiers).toEqual({
+        free: 100,
+        pro: 1000,
+        enterprise: 'exempt',
+      });
     });
 
     it('a change written to Redis without a pub/sub message is picked up by the periodic re-read', async () => {
       // What an instance sees when it missed the message (e.g. its subscriber was reconnecting).
       await redis.hset(`${prefix}:{cfg}:rules`, 'writes:limit', '7');
       await redis.hset(`${prefix}:{cfg}:version`, 'rules', randomUUID());
-      await within(PROPAGATION_MS, async () => (await rule(a, 'writes')).limit === 7 && (await rule(b, 'writes')).limit === 7);
+      await within(
+        PROPAGATION_MS,
+        async () => (await rule(a, 'writes')).limit === 7 && (await rule(b, 'writes')).limit === 7,
+      );
       expect((await call(a.url, 'DELETE', '/admin/rules/writes')).status).toBe(204);
       await within(PROPAGATION_MS, async () => (await rule(b, 'writes')).limit === 20);
     });
@@ -247,13 +317,20 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
     it('apply to that key only, on every instance', async () => {
       const capped = freshIp();
       const other = freshIp();
-      const put = await call(a.url, 'PUT', `/admin/rules/public/overrides/${capped}`, { body: { limit: 2 } });
+      const put = await call(a.url, 'PUT', `/admin/rules/public/overrides/${capped}`, {
+        body: { limit: 2 },
+      });
       expect(put.status).toBe(200);
       expect(put.body).toEqual({ rule: 'public', key: `ip=${capped}`, limit: 2, windowMs: 60_000 });
-      await within(PROPAGATION_MS, async () => (await call(b.url, 'GET', '/admin/rules/public/overrides')).body.length === 1);
+      await within(
+        PROPAGATION_MS,
+        async () => (await call(b.url, 'GET', '/admin/rules/public/overrides')).body.length === 1,
+      );
       const cappedStatuses = [];
       for (let i = 0; i < 3; i++) {
-        cappedStatuses.push((await call(b.url, 'GET', '/api/public', { ip: capped, token: null })).status);
+        cappedStatuses.push(
+          (await call(b.url, 'GET', '/api/public', { ip: capped, token: null })).status,
+        );
       }
       expect(cappedStatuses).toEqual([200, 200, 429]);
       const free = await call(b.url, 'GET', '/api/public', { ip: other, token: null });
@@ -265,18 +342,40 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
       const put = await call(b.url, 'PUT', '/admin/rules/premium/overrides/demo-enterprise', {
         body: { limit: 1, windowMs: 5_000 },
       });
-      expect(put.body).toEqual({ rule: 'premium', key: 'key=demo-enterprise', limit: 1, windowMs: 5_000 });
-      await within(PROPAGATION_MS, async () => (await call(a.url, 'GET', '/admin/rules/premium/overrides')).body.length === 1);
-      const first = await call(a.url, 'GET', '/api/premium', { apiKey: 'demo-enterprise', token: null });
+      expect(put.body).toEqual({
+        rule: 'premium',
+        key: 'key=demo-enterprise',
+        limit: 1,
+        windowMs: 5_000,
+      });
+      await within(
+        PROPAGATION_MS,
+        async () => (await call(a.url, 'GET', '/admin/rules/premium/overrides')).body.length === 1,
+      );
+      const first = await call(a.url, 'GET', '/api/premium', {
+        apiKey: 'demo-enterprise',
+        token: null,
+      });
       expect(first.status).toBe(200);
       expect(first.headers.get('x-ratelimit-limit')).toBe('1');
-      expect((await call(a.url, 'GET', '/api/premium', { apiKey: 'demo-enterprise', token: null })).status).toBe(429);
+      expect(
+        (await call(a.url, 'GET', '/api/premium', { apiKey: 'demo-enterprise', token: null }))
+          .status,
+      ).toBe(429);
       const pro = await call(a.url, 'GET', '/api/premium', { apiKey: 'demo-pro', token: null });
       expect(pro.headers.get('x-ratelimit-limit')).toBe('1000');
 
-      expect((await call(a.url, 'DELETE', '/admin/rules/premium/overrides/demo-enterprise')).status).toBe(204);
-      await within(PROPAGATION_MS, async () => (await call(b.url, 'GET', '/admin/rules/premium/overrides')).body.length === 0);
-      const exempt = await call(b.url, 'GET', '/api/premium', { apiKey: 'demo-enterprise', token: null });
+      expect(
+        (await call(a.url, 'DELETE', '/admin/rules/premium/overrides/demo-enterprise')).status,
+      ).toBe(204);
+      await within(
+        PROPAGATION_MS,
+        async () => (await call(b.url, 'GET', '/admin/rules/premium/overrides')).body.length === 0,
+      );
+      const exempt = await call(b.url, 'GET', '/api/premium', {
+        apiKey: 'demo-enterprise',
+        token: null,
+      });
       expect(exempt.status).toBe(200);
       expect(exempt.headers.get('x-ratelimit-limit')).toBeNull();
     });
@@ -287,24 +386,43 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
       const ip = freshIp();
       for (let i = 0; i < 3; i++) await call(a.url, 'GET', '/api/public', { ip, token: null });
       const before = Date.now();
-      const looks = await Promise.all([1, 2, 3].map(() => call(b.url, 'GET', `/admin/rules/public/keys/${ip}`)));
+      const looks = await Promise.all(
+        [1, 2, 3].map(() => call(b.url, 'GET', `/admin/rules/public/keys/${ip}`)),
+      );
       for (const look of looks) {
         expect(look.status).toBe(200);
-        expect(look.body).toEqual({ rule: 'public', key: ip, limit: 10, remaining: 7, resetAt: expect.any(Number) });
+        expect(look.body).toEqual({
+          rule: 'public',
+          key: ip,
+          limit: 10,
+          remaining: 7,
+          resetAt: expect.any(Number),
+        });
         expect(look.body.resetAt).toBeGreaterThan(before);
         expect(look.body.resetAt).toBeLessThanOrEqual(before + 61_000);
       }
       const next = await call(a.url, 'GET', '/api/public', { ip, token: null });
       expect(next.headers.get('x-ratelimit-remaining')).toBe('6');
       // The guard's own form of the identity names the same budget.
-      expect((await call(a.url, 'GET', `/admin/rules/public/keys/ip=${ip}`)).body.remaining).toBe(6);
+      expect((await call(a.url, 'GET', `/admin/rules/public/keys/ip=${ip}`)).body.remaining).toBe(
+        6,
+      );
     });
 
     it('inspect uses the tier given for a tiered rule', async () => {
       await call(a.url, 'GET', '/api/premium', { apiKey: 'demo-free', token: null });
       const free = await call(a.url, 'GET', '/admin/rules/premium/keys/demo-free?tier=free');
-      expect(free.body).toMatchObject({ rule: 'premium', key: 'demo-free', limit: 100, remaining: 99 });
-      const exempt = await call(a.url, 'GET', '/admin/rules/premium/keys/demo-enterprise?tier=enterprise');
+      expect(free.body).toMatchObject({
+        rule: 'premium',
+        key: 'demo-free',
+        limit: 100,
+        remaining: 99,
+      });
+      const exempt = await call(
+        a.url,
+        'GET',
+        '/admin/rules/premium/keys/demo-enterprise?tier=enterprise',
+      );
       expect(exempt.status).toBe(400);
       expect(exempt.body.message).toContain('tier');
     });
@@ -324,17 +442,26 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
 
   describe('dry-run', () => {
     it('never denies, marks the would-be denials and counts them as dry_run_denied', async () => {
-      const patched = await call(a.url, 'PATCH', '/admin/rules/public', { body: { mode: 'dry-run', limit: 2 } });
+      const patched = await call(a.url, 'PATCH', '/admin/rules/public', {
+        body: { mode: 'dry-run', limit: 2 },
+      });
       expect(patched.body).toMatchObject({ mode: 'dry-run', limit: 2, source: 'override' });
       await within(PROPAGATION_MS, async () => (await rule(b, 'public')).mode === 'dry-run');
       const before = (await call(b.url, 'GET', '/admin/stats')).body.rules.public;
       const ip = freshIp();
       const replies = [];
-      for (let i = 0; i < 5; i++) replies.push(await call(b.url, 'GET', '/api/public', { ip, token: null }));
+      for (let i = 0; i < 5; i++)
+        replies.push(await call(b.url, 'GET', '/api/public', { ip, token: null }));
       expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
       const marks = replies.map((r) => r.headers.get('x-ratelimit-dry-run'));
       expect(marks).toEqual([null, null, 'would-deny', 'would-deny', 'would-deny']);
-      expect(replies.map((r) => r.headers.get('x-ratelimit-remaining'))).toEqual(['1', '0', '0', '0', '0']);
+      expect(replies.map((r) => r.headers.get('x-ratelimit-remaining'))).toEqual([
+        '1',
+        '0',
+        '0',
+        '0',
+        '0',
+      ]);
       expect(replies.every((r) => r.headers.get('retry-after') === null)).toBe(true);
       const after = (await call(b.url, 'GET', '/admin/stats')).body.rules.public;
       expect(after).toMatchObject({
@@ -349,7 +476,8 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
       await within(PROPAGATION_MS, async () => (await rule(a, 'public')).mode === 'enforce');
       const ip = freshIp();
       const statuses = [];
-      for (let i = 0; i < 3; i++) statuses.push((await call(a.url, 'GET', '/api/public', { ip, token: null })).status);
+      for (let i = 0; i < 3; i++)
+        statuses.push((await call(a.url, 'GET', '/api/public', { ip, token: null })).status);
       expect(statuses).toEqual([200, 200, 429]);
       await call(b.url, 'DELETE', '/admin/rules/public');
       await within(PROPAGATION_MS, async () => (await rule(a, 'public')).source === 'static');
@@ -362,53 +490,97 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
       const put = await call(a.url, 'PUT', `/admin/lists/block/${ip}`);
       expect(put.status).toBe(200);
       expect(put.body).toEqual({ list: 'block', id: `ip=${ip}` });
-      await within(PROPAGATION_MS, async () => (await call(b.url, 'GET', '/admin/lists')).body.block.includes(`ip=${ip}`));
+      await within(PROPAGATION_MS, async () =>
+        (await call(b.url, 'GET', '/admin/lists')).body.block.includes(`ip=${ip}`),
+      );
       for (const app of [a, b]) {
         const res = await call(app.url, 'GET', '/api/public', { ip, token: null });
         expect(res.status).toBe(403);
-        expect(res.body).toEqual({ statusCode: 403, error: 'Forbidden', message: expect.any(String) });
-        for (const header of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'ratelimit', 'ratelimit-policy', 'retry-after']) {
+        expect(res.body).toEqual({
+          statusCode: 403,
+          error: 'Forbidden',
+          message: expect.any(String),
+        });
+        for (const header of [
+          'x-ratelimit-limit',
+          'x-ratelimit-remaining',
+          'ratelimit',
+          'ratelimit-policy',
+          'retry-after',
+        ]) {
           expect(res.headers.get(header)).toBeNull();
         }
       }
       expect((await call(b.url, 'DELETE', `/admin/lists/block/${ip}`)).status).toBe(204);
-      await within(PROPAGATION_MS, async () => (await call(a.url, 'GET', '/api/public', { ip, token: null })).status === 200);
+      await within(
+        PROPAGATION_MS,
+        async () => (await call(a.url, 'GET', '/api/public', { ip, token: null })).status === 200,
+      );
     });
 
     it('blocks a whole subnet, and blocks by API key', async () => {
       // A CIDR's slash is URL-encoded: it sits in one path segment.
-      const subnet = await call(b.url, 'PUT', `/admin/lists/block/${encodeURIComponent('198.51.100.0/24')}`);
+      const subnet = await call(
+        b.url,
+        'PUT',
+        `/admin/lists/block/${encodeURIComponent('198.51.100.0/24')}`,
+      );
       expect(subnet.body).toEqual({ list: 'block', id: 'ip=198.51.100.0/24' });
       await call(b.url, 'PUT', '/admin/lists/block/key=bad-writer');
-      await within(PROPAGATION_MS, async () => (await call(a.url, 'GET', '/admin/lists')).body.block.length === 2);
-      expect((await call(a.url, 'GET', '/api/public', { ip: '198.51.100.77', token: null })).status).toBe(403);
+      await within(
+        PROPAGATION_MS,
+        async () => (await call(a.url, 'GET', '/admin/lists')).body.block.length === 2,
+      );
+      expect(
+        (await call(a.url, 'GET', '/api/public', { ip: '198.51.100.77', token: null })).status,
+      ).toBe(403);
       const post = await fetch(`${a.url}/api/data`, {
         method: 'POST',
         headers: { 'X-API-Key': 'bad-writer', 'X-Forwarded-For': freshIp() },
       });
       expect(post.status).toBe(403);
-      expect((await call(a.url, 'DELETE', '/admin/lists/block/198.51.100.0%2F24')).status).toBe(204);
+      expect((await call(a.url, 'DELETE', '/admin/lists/block/198.51.100.0%2F24')).status).toBe(
+        204,
+      );
       expect((await call(a.url, 'DELETE', '/admin/lists/block/key=bad-writer')).status).toBe(204);
-      await within(PROPAGATION_MS, async () => (await call(b.url, 'GET', '/admin/lists')).body.block.length === 0);
+      await within(
+        PROPAGATION_MS,
+        async () => (await call(b.url, 'GET', '/admin/lists')).body.block.length === 0,
+      );
     });
 
     it('an allowlisted API key bypasses every rule and gets no rate-limit headers', async () => {
       const put = await call(b.url, 'PUT', '/admin/lists/allow/vip-key');
       expect(put.body).toEqual({ list: 'allow', id: 'key=vip-key' });
-      await within(PROPAGATION_MS, async () => (await call(a.url, 'GET', '/admin/lists')).body.allow.includes('key=vip-key'));
+      await within(PROPAGATION_MS, async () =>
+        (await call(a.url, 'GET', '/admin/lists')).body.allow.includes('key=vip-key'),
+      );
       const before = (await call(a.url, 'GET', '/admin/stats')).body.rules['writes-burst'];
       // writes-burst admits 5; an allowlisted caller is never counted against it.
       for (let i = 0; i < 8; i++) {
-        const res = await fetch(`${a.url}/api/data`, { method: 'POST', headers: { 'X-API-Key': 'vip-key' } });
+        const res = await fetch(`${a.url}/api/data`, {
+          method: 'POST',
+          headers: { 'X-API-Key': 'vip-key' },
+        });
         expect(res.status).toBe(201);
         expect(res.headers.get('x-ratelimit-limit')).toBeNull();
         expect(res.headers.get('ratelimit')).toBeNull();
       }
       const { allowed, denied, dryRunDenied } = before;
-      expect((await call(a.url, 'GET', '/admin/stats')).body.rules['writes-burst']).toMatchObject({ allowed, denied, dryRunDenied });
-      expect((await call(a.url, 'GET', '/admin/lists')).body).toEqual({ allow: ['key=vip-key'], block: [] });
+      expect((await call(a.url, 'GET', '/admin/stats')).body.rules['writes-burst']).toMatchObject({
+        allowed,
+        denied,
+        dryRunDenied,
+      });
+      expect((await call(a.url, 'GET', '/admin/lists')).body).toEqual({
+        allow: ['key=vip-key'],
+        block: [],
+      });
       expect((await call(a.url, 'DELETE', '/admin/lists/allow/vip-key')).status).toBe(204);
-      await within(PROPAGATION_MS, async () => (await call(b.url, 'GET', '/admin/lists')).body.allow.length === 0);
+      await within(
+        PROPAGATION_MS,
+        async () => (await call(b.url, 'GET', '/admin/lists')).body.allow.length === 0,
+      );
     });
   });
 
@@ -438,7 +610,8 @@ describe('admin API: two instances (Express and Fastify) sharing one Redis', () 
       expect(allowed).toContain(key);
       expect({ key, ttl }).toEqual({ key, ttl: -1 });
     }
-    for (const [key, ttl] of keys) if (!key.includes(':{cfg}:')) expect({ key, ttl: ttl > 0 }).toEqual({ key, ttl: true });
+    for (const [key, ttl] of keys)
+      if (!key.includes(':{cfg}:')) expect({ key, ttl: ttl > 0 }).toEqual({ key, ttl: true });
   });
 });
 
@@ -457,7 +630,11 @@ describe('admin API without Redis or without a token', () => {
   });
 
   it('answers 404 on every admin route when ADMIN_TOKEN is unset, token or not', async () => {
-    for (const [method, path] of [['GET', '/admin/rules'], ['PATCH', '/admin/rules/public'], ['GET', '/admin/stats']]) {
+    for (const [method, path] of [
+      ['GET', '/admin/rules'],
+      ['PATCH', '/admin/rules/public'],
+      ['GET', '/admin/stats'],
+    ]) {
       expect((await call(closed.url, method, path, { token: null })).status).toBe(404);
       expect((await call(closed.url, method, path)).status).toBe(404);
     }
@@ -469,7 +646,10 @@ describe('admin API without Redis or without a token', () => {
     expect((await call(local.url, 'GET', '/api/public', { token: null })).status).toBe(200);
     expect((await call(local.url, 'GET', '/api/public', { token: null })).status).toBe(429);
     const stats = await call(local.url, 'GET', '/admin/stats');
-    expect(stats.body).toMatchObject({ store: { mode: 'memory', breaker: 'closed' }, config: 'local' });
+    expect(stats.body).toMatchObject({
+      store: { mode: 'memory', breaker: 'closed' },
+      config: 'local',
+    });
     expect(stats.body.rules.public).toEqual({
       allowed: 1,
       denied: 1,

@@ -20,7 +20,11 @@ class ChangingController {
 }
 
 /** The same rule name, deployed with another algorithm on the same Redis. */
-async function boot(url: string, keyPrefix: string, algorithm: Algorithm): Promise<INestApplication> {
+async function boot(
+  url: string,
+  keyPrefix: string,
+  algorithm: Algorithm,
+): Promise<INestApplication> {
   @Module({
     imports: [
       RateLimitModule.forRoot({
@@ -47,16 +51,27 @@ describe('a rule whose algorithm changes between two deploys on the same Redis',
 
   it('starts fresh under each algorithm, on Redis, without a single error', async () => {
     const prefix = uniquePrefix('algorithm-change');
-    const sequence: Algorithm[] = ['fixed-window', 'token-bucket', 'sliding-window-log', 'gcra', 'fixed-window'];
+    const sequence: Algorithm[] = [
+      'fixed-window',
+      'token-bucket',
+      'sliding-window-log',
+      'gcra',
+      'fixed-window',
+    ];
     for (const [i, algorithm] of sequence.entries()) {
       const app = await boot(server.url, prefix, algorithm);
       try {
         const statuses: number[] = [];
-        for (let n = 0; n < 4; n++) statuses.push((await request(app.getHttpServer()).get('/changing')).status);
+        for (let n = 0; n < 4; n++)
+          statuses.push((await request(app.getHttpServer()).get('/changing')).status);
         const stats = app.get(RateLimitStatusService).snapshot().stats!;
         // The fixed window comes back to its own state from the first deploy: its budget is spent.
-        expect(statuses).toEqual(i === sequence.length - 1 ? [429, 429, 429, 429] : [200, 200, 200, 429]);
-        expect(stats).toEqual(expect.objectContaining({ redisDecisions: 4, fallbackDecisions: 0, commandErrors: 0 }));
+        expect(statuses).toEqual(
+          i === sequence.length - 1 ? [429, 429, 429, 429] : [200, 200, 200, 429],
+        );
+        expect(stats).toEqual(
+          expect.objectContaining({ redisDecisions: 4, fallbackDecisions: 0, commandErrors: 0 }),
+        );
       } finally {
         await app.close();
       }

@@ -78,7 +78,8 @@ describe.each(ADAPTERS)('demo routes on %s', (adapter) => {
   it('exhausts the free tier after exactly 100 requests', async () => {
     const statuses: number[] = [];
     // 99 left from the previous test; the bucket refills 100/60 s, so allow for the odd refill token.
-    for (let i = 0; i < 101; i++) statuses.push((await get('/api/premium').set('X-API-Key', 'demo-free')).status);
+    for (let i = 0; i < 101; i++)
+      statuses.push((await get('/api/premium').set('X-API-Key', 'demo-free')).status);
     const admitted = statuses.filter((s) => s === 200).length;
     expect(admitted).toBeGreaterThanOrEqual(99);
     expect(admitted).toBeLessThanOrEqual(100);
@@ -88,18 +89,23 @@ describe.each(ADAPTERS)('demo routes on %s', (adapter) => {
   it('POST /api/data is all-or-nothing across writes and writes-burst', async () => {
     const key = `writer-${adapter}`;
     for (let i = 1; i <= 5; i++) {
-      const res = await request(demo.url).post('/api/data').set('X-API-Key', key).send({ i }).expect(201);
+      const res = await request(demo.url)
+        .post('/api/data')
+        .set('X-API-Key', key)
+        .send({ i })
+        .expect(201);
       expect(res.body).toEqual({ ok: true, route: 'data', received: { i } });
     }
-    const denied = await request(demo.url).post('/api/data').set('X-API-Key', key).send({}).expect(429);
+    const denied = await request(demo.url)
+      .post('/api/data')
+      .set('X-API-Key', key)
+      .send({})
+      .expect(429);
     expect(denied.body.rule).toBe('writes-burst');
     expect(denied.headers['ratelimit-policy']).toBe('"writes";q=20;w=60, "writes-burst";q=5;w=10');
     // The denied request charged neither rule: writes still has 20 - 5.
     expect(denied.headers['ratelimit']).toMatch(/^"writes";r=15;t=\d+, "writes-burst";r=0;t=\d+$/);
-    const writes = await redis.hget(
-      (await redis.keys(`${prefix}:writes:*key=${key}*`))[0],
-      'c',
-    );
+    const writes = await redis.hget((await redis.keys(`${prefix}:writes:*key=${key}*`))[0], 'c');
     expect(writes).toBe('5');
   });
 
@@ -139,6 +145,9 @@ describe.each(ADAPTERS)('client IP behind a trusted proxy on %s', (adapter) => {
     }
     await request(demo.url).get('/api/public').set('X-Forwarded-For', '198.51.100.1').expect(429);
     await request(demo.url).get('/api/public').set('X-Forwarded-For', '198.51.100.2').expect(200);
-    await request(demo.url).get('/api/public').set('X-Forwarded-For', '::ffff:198.51.100.1').expect(429);
+    await request(demo.url)
+      .get('/api/public')
+      .set('X-Forwarded-For', '::ffff:198.51.100.1')
+      .expect(429);
   });
 });

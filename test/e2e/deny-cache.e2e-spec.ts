@@ -10,7 +10,8 @@ const TOKEN = 'deny-cache-admin-token-0123456789';
 async function scriptCalls(redis: Redis): Promise<number> {
   const info = await redis.info('commandstats');
   let calls = 0;
-  for (const match of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(match[1]);
+  for (const match of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm))
+    calls += Number(match[1]);
   return calls;
 }
 
@@ -43,7 +44,10 @@ describe('the deny cache: two instances, one Redis', () => {
     const prefix = uniquePrefix('deny-cache');
     [express, fastify] = await Promise.all(
       (['express', 'fastify'] as const).map((adapter) =>
-        startDemo({ REDIS_URL: server.url, HTTP_ADAPTER: adapter, ADMIN_TOKEN: TOKEN }, { keyPrefix: prefix }),
+        startDemo(
+          { REDIS_URL: server.url, HTTP_ADAPTER: adapter, ADMIN_TOKEN: TOKEN },
+          { keyPrefix: prefix },
+        ),
       ),
     );
   });
@@ -55,7 +59,8 @@ describe('the deny cache: two instances, one Redis', () => {
   });
 
   it('answers a flood of denied requests locally with the headers Redis gave, then a reset elsewhere ends it within 2 s', async () => {
-    for (let i = 0; i < 10; i++) expect((await answer(`${express.url}/api/public`)).status).toBe(200);
+    for (let i = 0; i < 10; i++)
+      expect((await answer(`${express.url}/api/public`)).status).toBe(200);
     const fromRedis = await answer(`${express.url}/api/public`);
     expect(fromRedis.status).toBe(429);
 
@@ -65,7 +70,9 @@ describe('the deny cache: two instances, one Redis', () => {
     const used = (await scriptCalls(redis)) - before;
     // At least 90% fewer Redis calls than denied requests.
     expect(used).toBeLessThanOrEqual(10);
-    expect(express.app.get(RateLimitStatusService).snapshot().stats?.cachedDenials).toBeGreaterThanOrEqual(90);
+    expect(
+      express.app.get(RateLimitStatusService).snapshot().stats?.cachedDenials,
+    ).toBeGreaterThanOrEqual(90);
     for (const local of flood) {
       expect(local.status).toBe(429);
       expect(local.body).toEqual({ ...fromRedis.body, retryAfter: local.retryAfter });
@@ -86,7 +93,11 @@ describe('the deny cache: two instances, one Redis', () => {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     expect(reset.status).toBe(204);
-    const took = await waitFor(async () => (await answer(`${express.url}/api/public`)).status === 200, 2_000, 50);
+    const took = await waitFor(
+      async () => (await answer(`${express.url}/api/public`)).status === 200,
+      2_000,
+      50,
+    );
     expect(took).toBeLessThan(2_000);
   });
 });

@@ -27,7 +27,10 @@ class Scenario {
   server!: RedisServer;
   demo!: RunningApp;
 
-  async start(env: Record<string, string> = {}, extra: Parameters<typeof startDemo>[1] = {}): Promise<this> {
+  async start(
+    env: Record<string, string> = {},
+    extra: Parameters<typeof startDemo>[1] = {},
+  ): Promise<this> {
     this.server = await RedisServer.start();
     this.demo = await startDemo(
       { REDIS_URL: this.server.url, ...env },
@@ -51,10 +54,14 @@ class Scenario {
   /** Resolves once a decision has been made on Redis after this call. */
   async backOnRedis(path: string, headers: Record<string, string> = {}): Promise<number> {
     const before = this.redisDecisions;
-    return waitFor(async () => {
-      await (await this.get(path, headers)).arrayBuffer();
-      return this.status.snapshot().store === 'redis' && this.redisDecisions > before;
-    }, RECOVERY_BOUND_MS, 100);
+    return waitFor(
+      async () => {
+        await (await this.get(path, headers)).arrayBuffer();
+        return this.status.snapshot().store === 'redis' && this.redisDecisions > before;
+      },
+      RECOVERY_BOUND_MS,
+      100,
+    );
   }
 
   async close(): Promise<void> {
@@ -124,7 +131,10 @@ describe.each<[string, Adapter, Fault, Fault]>([
     );
     const before = scenario.redisDecisions;
     await waitFor(() => scenario.redisDecisions > before + 5, 2_000);
-    await waitFor(async () => (await scenario.get('/health/redis')).status === 200, RECOVERY_BOUND_MS);
+    await waitFor(
+      async () => (await scenario.get('/health/redis')).status === 200,
+      RECOVERY_BOUND_MS,
+    );
     const samples = await load.stop();
 
     const figures = summary(samples, failedAt);
@@ -147,53 +157,68 @@ describe('Redis absent at start', () => {
     await server.kill();
     const warn = jest.spyOn(Logger.prototype, 'warn');
     scenario.server = server;
-    scenario.demo = await startDemo({ REDIS_URL: server.url }, { keyPrefix: uniquePrefix('faults-absent') });
+    scenario.demo = await startDemo(
+      { REDIS_URL: server.url },
+      { keyPrefix: uniquePrefix('faults-absent') },
+    );
 
     for (let i = 0; i < 8; i++) {
       const res = await scenario.get('/api/public');
       expect(res.status).toBe(200);
       expect(res.headers.get('x-ratelimit-remaining')).toBe(String(9 - i));
     }
-    expect(scenario.status.snapshot()).toEqual(expect.objectContaining({ store: 'memory', degraded: true }));
+    expect(scenario.status.snapshot()).toEqual(
+      expect.objectContaining({ store: 'memory', degraded: true }),
+    );
 
     await server.launch();
     expect(await scenario.backOnRedis('/api/public')).toBeLessThan(RECOVERY_BOUND_MS);
-    const aboutRedis = warn.mock.calls.map(([message]) => String(message)).filter((message) => /^Redis /.test(message));
+    const aboutRedis = warn.mock.calls
+      .map(([message]) => String(message))
+      .filter((message) => /^Redis /.test(message));
     warn.mockRestore();
     expect(aboutRedis).toEqual([expect.stringContaining('Redis is not reachable yet')]);
   }, 30_000);
 });
 
-describe.each<Adapter>(['express', 'fastify'])('Redis absent at start, then back with no traffic (%s)', (adapter) => {
-  const scenario = new Scenario();
-  afterAll(() => scenario.close());
+describe.each<Adapter>(['express', 'fastify'])(
+  'Redis absent at start, then back with no traffic (%s)',
+  (adapter) => {
+    const scenario = new Scenario();
+    afterAll(() => scenario.close());
 
-  it('/health says redis, not degraded, within 15 s of Redis starting, with no request meanwhile', async () => {
-    const server = await RedisServer.start();
-    await server.kill();
-    scenario.server = server;
-    scenario.demo = await startDemo(
-      { REDIS_URL: server.url, HTTP_ADAPTER: adapter },
-      { keyPrefix: uniquePrefix('faults-idle') },
-    );
-    expect((await scenario.get('/api/public')).status).toBe(200);
-    const health = async () => ((await (await scenario.get('/health')).json()) as HealthBody).details.rate_limit;
-    expect(await health()).toEqual(expect.objectContaining({ store: 'memory', degraded: true }));
+    it('/health says redis, not degraded, within 15 s of Redis starting, with no request meanwhile', async () => {
+      const server = await RedisServer.start();
+      await server.kill();
+      scenario.server = server;
+      scenario.demo = await startDemo(
+        { REDIS_URL: server.url, HTTP_ADAPTER: adapter },
+        { keyPrefix: uniquePrefix('faults-idle') },
+      );
+      expect((await scenario.get('/api/public')).status).toBe(200);
+      const health = async () =>
+        ((await (await scenario.get('/health')).json()) as HealthBody).details.rate_limit;
+      expect(await health()).toEqual(expect.objectContaining({ store: 'memory', degraded: true }));
 
-    await server.launch();
-    const decisionsBefore = scenario.status.snapshot().stats?.redisDecisions;
-    const took = await waitFor(async () => {
-      const indicator = (await health()) as { store: string; degraded: boolean };
-      return indicator.store === 'redis' && !indicator.degraded;
-    }, RECOVERY_BOUND_MS, 200);
-    expect(took).toBeLessThan(RECOVERY_BOUND_MS);
-    // Only /health was asked meanwhile: no limited request moved it back.
-    expect(scenario.status.snapshot().stats?.redisDecisions).toBe(decisionsBefore);
-    const res = await scenario.get('/api/public');
-    expect(res.headers.get('x-ratelimit-remaining')).toBe('9');
-    expect(scenario.status.snapshot().stats?.redisDecisions).toBe((decisionsBefore ?? 0) + 1);
-  }, 30_000);
-});
+      await server.launch();
+      const decisionsBefore = scenario.status.snapshot().stats?.redisDecisions;
+      const took = await waitFor(
+        async () => {
+          const indicator = (await health()) as { store: string; degraded: boolean };
+          return indicator.store === 'redis' && !indicator.degraded;
+        },
+        RECOVERY_BOUND_MS,
+        200,
+      );
+      expect(took).toBeLessThan(RECOVERY_BOUND_MS);
+      // Only /health was asked meanwhile: no limited request moved it back.
+      expect(scenario.status.snapshot().stats?.redisDecisions).toBe(decisionsBefore);
+      const res = await scenario.get('/api/public');
+      expect(res.headers.get('x-ratelimit-remaining')).toBe('9');
+      expect(scenario.status.snapshot().stats?.redisDecisions).toBe((decisionsBefore ?? 0) + 1);
+    }, 30_000);
+  },
+);
 
 describe.each<Adapter>(['express', 'fastify'])('one bad key among many (%s)', (adapter) => {
   const scenario = new Scenario();
@@ -224,7 +249,9 @@ describe.each<Adapter>(['express', 'fastify'])('one bad key among many (%s)', (a
     const stats = scenario.status.snapshot().stats!;
     expect(stats.commandErrors).toBe(20);
     expect(stats.fallbackDecisions - fallbackBefore).toBe(20);
-    expect(scenario.status.snapshot()).toEqual(expect.objectContaining({ store: 'redis', breaker: 'closed', degraded: false }));
+    expect(scenario.status.snapshot()).toEqual(
+      expect.objectContaining({ store: 'redis', breaker: 'closed', degraded: false }),
+    );
     // Another client is decided on Redis meanwhile, exactly.
     await admin.del(key);
     const redisBefore = stats.redisDecisions;
@@ -263,15 +290,25 @@ describe('Redis out of memory (maxmemory with noeviction)', () => {
     }
     expect(statuses.every((status) => status < 500)).toBe(true);
     expect(Math.max(...latencies)).toBeLessThan(ANSWER_BOUND_MS);
-    expect(scenario.status.snapshot()).toEqual(expect.objectContaining({ store: 'memory', degraded: true }));
-    const logged = error.mock.calls.map(([message]) => String(message)).filter((m) => m.includes('out of memory'));
+    expect(scenario.status.snapshot()).toEqual(
+      expect.objectContaining({ store: 'memory', degraded: true }),
+    );
+    const logged = error.mock.calls
+      .map(([message]) => String(message))
+      .filter((m) => m.includes('out of memory'));
     error.mockRestore();
     expect(logged).toHaveLength(1);
     const metrics = await (await scenario.get('/metrics')).text();
-    expect(Number(/^rate_limit_store_errors_total\{store="redis"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(
+      Number(/^rate_limit_store_errors_total\{store="redis"\} (\d+)/m.exec(metrics)?.[1]),
+    ).toBeGreaterThan(0);
 
     await admin.config('SET', 'maxmemory', '0');
-    const took = await waitFor(async () => scenario.status.snapshot().store === 'redis', RECOVERY_BOUND_MS, 100);
+    const took = await waitFor(
+      async () => scenario.status.snapshot().store === 'redis',
+      RECOVERY_BOUND_MS,
+      100,
+    );
     expect(took).toBeLessThan(RECOVERY_BOUND_MS);
   }, 30_000);
 });
@@ -299,7 +336,12 @@ describe('Redis restarts and SCRIPT FLUSH between requests', () => {
     admin.disconnect();
     expect(await statuses(5)).toEqual(Array(5).fill(200));
     expect(scenario.status.snapshot().stats).toEqual(
-      expect.objectContaining({ redisDecisions: 10, fallbackDecisions: 0, storeErrors: 0, shortCircuited: 0 }),
+      expect.objectContaining({
+        redisDecisions: 10,
+        fallbackDecisions: 0,
+        storeErrors: 0,
+        shortCircuited: 0,
+      }),
     );
   });
 
@@ -325,7 +367,10 @@ describe.each<Adapter>(['express', 'fastify'])('failure modes with Redis dead (%
   afterAll(() => Promise.all(scenarios.map((s) => s.close())));
 
   async function deadRedis(mode: string, extra: Parameters<typeof startDemo>[1] = {}) {
-    const scenario = await new Scenario().start({ HTTP_ADAPTER: adapter, RATE_LIMIT_FAILURE_MODE: mode }, extra);
+    const scenario = await new Scenario().start(
+      { HTTP_ADAPTER: adapter, RATE_LIMIT_FAILURE_MODE: mode },
+      extra,
+    );
     scenarios.push(scenario);
     await scenario.server.kill();
     return scenario;
@@ -342,7 +387,10 @@ describe.each<Adapter>(['express', 'fastify'])('failure modes with Redis dead (%
     const scenario = await deadRedis('memory', { fallbackDivisor: 2 });
     for (let i = 0; i < 5; i++) {
       const { res, ms } = await timed(scenario, '/api/public');
-      const headers = [res.headers.get('x-ratelimit-limit'), res.headers.get('x-ratelimit-remaining')];
+      const headers = [
+        res.headers.get('x-ratelimit-limit'),
+        res.headers.get('x-ratelimit-remaining'),
+      ];
       expect([res.status, ...headers]).toEqual([200, '10', String(4 - i)]);
       expect(ms).toBeLessThan(ANSWER_BOUND_MS);
     }
@@ -377,7 +425,11 @@ describe.each<Adapter>(['express', 'fastify'])('failure modes with Redis dead (%
       const { res, body, ms } = await timed(scenario, '/api/public');
       expect(res.status).toBe(503);
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      expect(body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: expect.any(String) });
+      expect(body).toEqual({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: expect.any(String),
+      });
       expect(ms).toBeLessThan(ANSWER_BOUND_MS);
     }
     const health = await scenario.get('/health');
@@ -390,13 +442,17 @@ describe.each<Adapter>(['express', 'fastify'])('failure modes with Redis dead (%
     });
 
     await scenario.server.launch();
-    await waitFor(async () => (await scenario.get('/api/public')).status === 200, RECOVERY_BOUND_MS, 100);
+    await waitFor(
+      async () => (await scenario.get('/api/public')).status === 200,
+      RECOVERY_BOUND_MS,
+      100,
+    );
     expect((await scenario.get('/health')).status).toBe(200);
   }, 30_000);
 });
 
 describe('after every scenario', () => {
-  it('leaves no timer (unref\'d ones included) and no process listener behind', async () => {
+  it("leaves no timer (unref'd ones included) and no process listener behind", async () => {
     // ioredis gives a closing socket its disconnectTimeout (200 ms here) to end; anything left after is a leak.
     await waitFor(() => timers.pending().length === 0, 1_000).catch(() => undefined);
     timers.stop();

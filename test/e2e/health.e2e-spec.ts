@@ -63,15 +63,20 @@ describe.each(ADAPTERS)('health on %s', (adapter) => {
     it('stays 200 but degraded while Redis is dead; /health/redis is 503', async () => {
       await server.kill();
       // Without traffic the breaker is still closed, yet the lost connection already counts.
-      const degraded = async () => (await request(demo.url).get('/health')).body.details.rate_limit.degraded;
+      const degraded = async () =>
+        (await request(demo.url).get('/health')).body.details.rate_limit.degraded;
       await waitFor(async () => (await degraded()) === true, 5_000);
       for (let i = 0; i < 6; i++) await request(demo.url).get('/api/public').expect(200);
       const health = await request(demo.url).get('/health').expect(200);
       expect(health.body).toEqual({
         status: 'degraded',
-        info: { rate_limit: { status: 'degraded', store: 'memory', breaker: 'open', degraded: true } },
+        info: {
+          rate_limit: { status: 'degraded', store: 'memory', breaker: 'open', degraded: true },
+        },
         error: {},
-        details: { rate_limit: { status: 'degraded', store: 'memory', breaker: 'open', degraded: true } },
+        details: {
+          rate_limit: { status: 'degraded', store: 'memory', breaker: 'open', degraded: true },
+        },
       });
       const redis = await request(demo.url).get('/health/redis').expect(503);
       expect(redis.body).toEqual(
@@ -82,8 +87,16 @@ describe.each(ADAPTERS)('health on %s', (adapter) => {
     it('is healthy again within 15 s of Redis returning, without any request needed', async () => {
       await server.launch();
       const get = (path: string) => request(demo.url).get(path);
-      const redisBackMs = await waitFor(async () => (await get('/health/redis')).status === 200, 15_000, 100);
-      const limiterBackMs = await waitFor(async () => (await get('/health')).body.status === 'ok', 15_000, 100);
+      const redisBackMs = await waitFor(
+        async () => (await get('/health/redis')).status === 200,
+        15_000,
+        100,
+      );
+      const limiterBackMs = await waitFor(
+        async () => (await get('/health')).body.status === 'ok',
+        15_000,
+        100,
+      );
       expect(redisBackMs).toBeLessThan(15_000);
       expect(limiterBackMs).toBeLessThan(15_000);
       expect((await request(demo.url).get('/health').expect(200)).body).toEqual(
@@ -114,7 +127,9 @@ describe.each(ADAPTERS)('health on %s', (adapter) => {
       for (let i = 0; i < 6; i++) await request(demo.url).get('/api/public').expect(503);
       const health = await request(demo.url).get('/health').expect(503);
       expect(health.body).toEqual(
-        failing({ rate_limit: { status: 'down', store: 'memory', breaker: 'open', degraded: true } }),
+        failing({
+          rate_limit: { status: 'down', store: 'memory', breaker: 'open', degraded: true },
+        }),
       );
     });
   });

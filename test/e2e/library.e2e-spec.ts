@@ -1,4 +1,12 @@
-import { Controller, Get, type INestApplication, Module, Post, type Type, UseGuards } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  type INestApplication,
+  Module,
+  Post,
+  type Type,
+  UseGuards,
+} from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -45,7 +53,13 @@ class LibController {
     return 'ok';
   }
 
-  @RateLimit({ name: 'per-controller', algorithm: 'fixed-window', limit: 100, window: '1m', key: 'ip' })
+  @RateLimit({
+    name: 'per-controller',
+    algorithm: 'fixed-window',
+    limit: 100,
+    window: '1m',
+    key: 'ip',
+  })
   @Get('replaced')
   replaced() {
     return 'ok';
@@ -69,8 +83,14 @@ class FeatureController {
     algorithm: 'token-bucket',
     limit: 10,
     window: '1h',
-    key: (ctx) => String(ctx.switchToHttp().getRequest<{ headers: Record<string, string> }>().headers['x-tenant']),
-    cost: (ctx) => Number(ctx.switchToHttp().getRequest<{ headers: Record<string, string> }>().headers['x-cost'] ?? 1),
+    key: (ctx) =>
+      String(
+        ctx.switchToHttp().getRequest<{ headers: Record<string, string> }>().headers['x-tenant'],
+      ),
+    cost: (ctx) =>
+      Number(
+        ctx.switchToHttp().getRequest<{ headers: Record<string, string> }>().headers['x-cost'] ?? 1,
+      ),
   })
   @Get('tenant')
   tenant() {
@@ -80,7 +100,13 @@ class FeatureController {
 
 @Controller('slow')
 class SlowController {
-  @RateLimit({ name: 'in-flight', algorithm: 'concurrency', limit: 2, window: '30s', key: 'global' })
+  @RateLimit({
+    name: 'in-flight',
+    algorithm: 'concurrency',
+    limit: 2,
+    window: '30s',
+    key: 'global',
+  })
   @Post()
   async slow() {
     gate.inside++;
@@ -90,22 +116,31 @@ class SlowController {
   }
 }
 
-async function boot(adapter: Adapter, options: RateLimitModuleOptions, controllers: Type[]): Promise<INestApplication> {
+async function boot(
+  adapter: Adapter,
+  options: RateLimitModuleOptions,
+  controllers: Type[],
+): Promise<INestApplication> {
   @Module({
     imports: [RateLimitModule.forRoot(options)],
     controllers,
     providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
   })
   class TestModule {}
-  const app = await NestFactory.create(TestModule, adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(), {
-    logger: false,
-    abortOnError: false,
-  });
+  const app = await NestFactory.create(
+    TestModule,
+    adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(),
+    {
+      logger: false,
+      abortOnError: false,
+    },
+  );
   await app.listen(0, '127.0.0.1');
   return app;
 }
 
-const urlOf = (app: INestApplication) => `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+const urlOf = (app: INestApplication) =>
+  `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
 
 describe.each(ADAPTERS)('library features on %s', (adapter) => {
   let server: RedisServer;
@@ -114,12 +149,11 @@ describe.each(ADAPTERS)('library features on %s', (adapter) => {
 
   beforeAll(async () => {
     server = await RedisServer.start();
-    app = await boot(adapter, { redis: { url: server.url }, keyPrefix: uniquePrefix(`lib-${adapter}`) }, [
-      LibController,
-      SkippedController,
-      FeatureController,
-      SlowController,
-    ]);
+    app = await boot(
+      adapter,
+      { redis: { url: server.url }, keyPrefix: uniquePrefix(`lib-${adapter}`) },
+      [LibController, SkippedController, FeatureController, SlowController],
+    );
     url = urlOf(app);
   });
   afterAll(async () => {
@@ -140,8 +174,12 @@ describe.each(ADAPTERS)('library features on %s', (adapter) => {
   it('applies a class rule to every handler as one shared budget, plus handler rules', async () => {
     await request(url).get('/lib/class-only').expect(200);
     const both = await request(url).get('/lib/composite').set('X-API-Key', 'a').expect(200);
-    expect(both.headers['ratelimit-policy']).toBe('"per-controller";q=6;w=60, "LibController.composite";q=2;w=60');
-    expect(both.headers['ratelimit']).toMatch(/^"per-controller";r=4;t=\d+, "LibController.composite";r=1;t=\d+$/);
+    expect(both.headers['ratelimit-policy']).toBe(
+      '"per-controller";q=6;w=60, "LibController.composite";q=2;w=60',
+    );
+    expect(both.headers['ratelimit']).toMatch(
+      /^"per-controller";r=4;t=\d+, "LibController.composite";r=1;t=\d+$/,
+    );
   });
 
   it('builds composite keys from every listed source', async () => {
@@ -159,22 +197,40 @@ describe.each(ADAPTERS)('library features on %s', (adapter) => {
   });
 
   it('uses key and cost functions', async () => {
-    const first = await request(url).get('/feat/tenant').set('X-Tenant', 'acme').set('X-Cost', '7').expect(200);
+    const first = await request(url)
+      .get('/feat/tenant')
+      .set('X-Tenant', 'acme')
+      .set('X-Cost', '7')
+      .expect(200);
     expect(first.headers['x-ratelimit-remaining']).toBe('3');
-    const denied = await request(url).get('/feat/tenant').set('X-Tenant', 'acme').set('X-Cost', '4').expect(429);
+    const denied = await request(url)
+      .get('/feat/tenant')
+      .set('X-Tenant', 'acme')
+      .set('X-Cost', '4')
+      .expect(429);
     expect(denied.headers['x-ratelimit-remaining']).toBe('3');
-    await request(url).get('/feat/tenant').set('X-Tenant', 'globex').set('X-Cost', '10').expect(200);
+    await request(url)
+      .get('/feat/tenant')
+      .set('X-Tenant', 'globex')
+      .set('X-Cost', '10')
+      .expect(200);
   });
 
   it('answers a cost above the limit with 429 naming the reason, never admitting it', async () => {
-    const res = await request(url).get('/feat/tenant').set('X-Tenant', 'initech').set('X-Cost', '11').expect(429);
+    const res = await request(url)
+      .get('/feat/tenant')
+      .set('X-Tenant', 'initech')
+      .set('X-Cost', '11')
+      .expect(429);
     expect(res.body.message).toContain('exceeds the limit');
     expect(res.headers['retry-after']).toBe('3600');
   });
 
   it('holds a concurrency lease for the length of the request and releases it after', async () => {
     gate.opened = false;
-    const inFlight = [request(url).post('/slow'), request(url).post('/slow')].map((r) => r.then((x) => x.status));
+    const inFlight = [request(url).post('/slow'), request(url).post('/slow')].map((r) =>
+      r.then((x) => x.status),
+    );
     for (let i = 0; i < 200 && gate.inside < 2; i++) await new Promise((r) => setTimeout(r, 5));
     expect(gate.inside).toBe(2);
     const third = await request(url).post('/slow').expect(429);
@@ -208,7 +264,17 @@ describe('module-wide default rules', () => {
   it('apply to every handler as one budget per caller', async () => {
     const app = await boot(
       'express',
-      { rules: [{ name: 'global-ip', algorithm: 'sliding-window-counter', limit: 3, window: '1m', key: 'ip' }] },
+      {
+        rules: [
+          {
+            name: 'global-ip',
+            algorithm: 'sliding-window-counter',
+            limit: 3,
+            window: '1m',
+            key: 'ip',
+          },
+        ],
+      },
       [DefaultsController],
     );
     try {
@@ -227,12 +293,24 @@ describe('module-wide default rules', () => {
 describe('invalid rules stop the app at boot, naming the handler and the field', () => {
   const cases: Array<[string, Record<string, unknown>, string]> = [
     ['limit', { algorithm: 'fixed-window', limit: 0, window: '1m', key: 'ip' }, 'limit'],
-    ['fractional limit', { algorithm: 'fixed-window', limit: 1.5, window: '1m', key: 'ip' }, 'limit'],
+    [
+      'fractional limit',
+      { algorithm: 'fixed-window', limit: 1.5, window: '1m', key: 'ip' },
+      'limit',
+    ],
     ['window', { algorithm: 'fixed-window', limit: 1, window: '10 minutes', key: 'ip' }, 'window'],
-    ['window above 31 days', { algorithm: 'fixed-window', limit: 1, window: '32d', key: 'ip' }, 'window'],
+    [
+      'window above 31 days',
+      { algorithm: 'fixed-window', limit: 1, window: '32d', key: 'ip' },
+      'window',
+    ],
     ['algorithm', { algorithm: 'magic', limit: 1, window: '1m', key: 'ip' }, 'algorithm'],
     ['key', { algorithm: 'fixed-window', limit: 1, window: '1m' }, 'key'],
-    ['cost above limit', { algorithm: 'fixed-window', limit: 1, window: '1m', key: 'ip', cost: 2 }, 'cost'],
+    [
+      'cost above limit',
+      { algorithm: 'fixed-window', limit: 1, window: '1m', key: 'ip', cost: 2 },
+      'cost',
+    ],
   ];
 
   it.each(cases)('%s', async (_, rule, field) => {
@@ -268,7 +346,9 @@ describe('invalid rules stop the app at boot, naming the handler and the field',
         return 'y';
       }
     }
-    await expect(boot('express', {}, [DupController])).rejects.toThrow(/"same".*DupController\.x.*DupController\.y/);
+    await expect(boot('express', {}, [DupController])).rejects.toThrow(
+      /"same".*DupController\.x.*DupController\.y/,
+    );
   });
 });
 
@@ -286,7 +366,10 @@ describe('guard per controller with @UseGuards', () => {
   it('limits only that controller', async () => {
     @Module({ imports: [RateLimitModule.forRoot({})], controllers: [ScopedController] })
     class ScopedModule {}
-    const app = await NestFactory.create(ScopedModule, new ExpressAdapter(), { logger: false, abortOnError: false });
+    const app = await NestFactory.create(ScopedModule, new ExpressAdapter(), {
+      logger: false,
+      abortOnError: false,
+    });
     await app.listen(0, '127.0.0.1');
     try {
       await request(urlOf(app)).get('/scoped').expect(200);

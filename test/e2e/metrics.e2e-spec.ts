@@ -50,9 +50,16 @@ function parseExposition(text: string): Exposition {
 }
 
 const valueOf = (exposition: Exposition, name: string, labels: Record<string, string> = {}) =>
-  exposition.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+  exposition.samples.find(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  )?.value;
 
-async function send(url: string, count: number, path: string, init: RequestInit = {}): Promise<number[]> {
+async function send(
+  url: string,
+  count: number,
+  path: string,
+  init: RequestInit = {},
+): Promise<number[]> {
   const statuses: number[] = [];
   for (let i = 0; i < count; i++) {
     const res = await fetch(`${url}${path}`, init);
@@ -119,24 +126,34 @@ describe.each(ADAPTERS)('GET /metrics on %s', (adapter) => {
   it('counts exactly the traffic sent, per rule and outcome', async () => {
     const client = '203.0.113.5';
     const blocked = '203.0.113.66';
-    expect(await send(demo.url, 12, '/api/public', { headers: { 'X-Forwarded-For': client } })).toEqual([
-      ...Array(10).fill(200),
-      429,
-      429,
-    ]);
+    expect(
+      await send(demo.url, 12, '/api/public', { headers: { 'X-Forwarded-For': client } }),
+    ).toEqual([...Array(10).fill(200), 429, 429]);
     expect((await admin(demo.url, 'PUT', `/lists/block/${blocked}`)).status).toBe(200);
-    expect(await send(demo.url, 2, '/api/public', { headers: { 'X-Forwarded-For': blocked } })).toEqual([403, 403]);
-    expect(await send(demo.url, 3, '/api/premium', { headers: { 'X-API-Key': 'demo-enterprise' } })).toEqual([200, 200, 200]);
-    expect((await admin(demo.url, 'PATCH', '/rules/premium', { mode: 'dry-run', limit: 2 })).status).toBe(200);
-    expect(await send(demo.url, 4, '/api/premium', { headers: { 'X-API-Key': 'demo-free' } })).toEqual([200, 200, 200, 200]);
+    expect(
+      await send(demo.url, 2, '/api/public', { headers: { 'X-Forwarded-For': blocked } }),
+    ).toEqual([403, 403]);
+    expect(
+      await send(demo.url, 3, '/api/premium', { headers: { 'X-API-Key': 'demo-enterprise' } }),
+    ).toEqual([200, 200, 200]);
+    expect(
+      (await admin(demo.url, 'PATCH', '/rules/premium', { mode: 'dry-run', limit: 2 })).status,
+    ).toBe(200);
+    expect(
+      await send(demo.url, 4, '/api/premium', { headers: { 'X-API-Key': 'demo-free' } }),
+    ).toEqual([200, 200, 200, 200]);
     const writes = { method: 'POST', headers: { 'X-API-Key': `writer-${adapter}` } };
-    expect(await send(demo.url, 7, '/api/data', writes)).toEqual([201, 201, 201, 201, 201, 429, 429]);
+    expect(await send(demo.url, 7, '/api/data', writes)).toEqual([
+      201, 201, 201, 201, 201, 429, 429,
+    ]);
 
     const { text, exposition } = await scrape();
     const decisions = (rule: string) =>
       Object.fromEntries(
         exposition.samples
-          .filter((s) => s.name === 'rate_limit_decisions_total' && s.labels.rule === rule && s.value > 0)
+          .filter(
+            (s) => s.name === 'rate_limit_decisions_total' && s.labels.rule === rule && s.value > 0,
+          )
           .map((s) => [s.labels.outcome, s.value]),
       );
     expect(decisions('public')).toEqual({ allowed: 10, denied: 2, blocked: 2 });
@@ -145,16 +162,30 @@ describe.each(ADAPTERS)('GET /metrics on %s', (adapter) => {
     expect(decisions('writes')).toEqual({ allowed: 5 });
     expect(decisions('writes-burst')).toEqual({ allowed: 5, denied: 2 });
     // One store call per decided request: 12 public, 4 premium (free), 7 writes; none for bypassed or blocked.
-    expect(valueOf(exposition, 'rate_limit_decision_duration_seconds_count', { store: 'redis' })).toBe(23);
-    expect(valueOf(exposition, 'rate_limit_decision_duration_seconds_bucket', { store: 'redis', le: '+Inf' })).toBe(23);
+    expect(
+      valueOf(exposition, 'rate_limit_decision_duration_seconds_count', { store: 'redis' }),
+    ).toBe(23);
+    expect(
+      valueOf(exposition, 'rate_limit_decision_duration_seconds_bucket', {
+        store: 'redis',
+        le: '+Inf',
+      }),
+    ).toBe(23);
     expect(valueOf(exposition, 'rate_limit_store_errors_total', { store: 'redis' }) ?? 0).toBe(0);
     expect(valueOf(exposition, 'rate_limit_breaker_state')).toBe(0);
 
     // Bounded cardinality: labels name rules, outcomes and stores, never callers.
-    const rules = new Set(exposition.samples.filter((s) => s.name.startsWith('rate_limit_decisions')).map((s) => s.labels.rule));
-    const names = ((await (await admin(demo.url, 'GET', '/rules')).json()) as Array<{ name: string }>).map((r) => r.name);
+    const rules = new Set(
+      exposition.samples
+        .filter((s) => s.name.startsWith('rate_limit_decisions'))
+        .map((s) => s.labels.rule),
+    );
+    const names = (
+      (await (await admin(demo.url, 'GET', '/rules')).json()) as Array<{ name: string }>
+    ).map((r) => r.name);
     expect([...rules].sort()).toEqual(names.sort());
-    for (const secret of [client, blocked, 'demo-free', 'demo-enterprise', `writer-${adapter}`]) expect(text).not.toContain(secret);
+    for (const secret of [client, blocked, 'demo-free', 'demo-enterprise', `writer-${adapter}`])
+      expect(text).not.toContain(secret);
   });
 
   it('agrees with the admin stats of the instance', async () => {
@@ -163,7 +194,17 @@ describe.each(ADAPTERS)('GET /metrics on %s', (adapter) => {
     };
     // topKeys: the one caller throttled (or, in dry-run, who would have been), as a hash.
     const caller = (denied: number) => [{ key: expect.stringMatching(/^[0-9a-f]{16}$/), denied }];
-    expect(stats.rules.public).toEqual({ allowed: 10, denied: 2, dryRunDenied: 0, topKeys: caller(2) });
-    expect(stats.rules.premium).toEqual({ allowed: 2, denied: 0, dryRunDenied: 2, topKeys: caller(2) });
+    expect(stats.rules.public).toEqual({
+      allowed: 10,
+      denied: 2,
+      dryRunDenied: 0,
+      topKeys: caller(2),
+    });
+    expect(stats.rules.premium).toEqual({
+      allowed: 2,
+      denied: 0,
+      dryRunDenied: 2,
+      topKeys: caller(2),
+    });
   });
 });

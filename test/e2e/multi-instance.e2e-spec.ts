@@ -10,12 +10,19 @@ import { keysWithTtl } from '../support/redis-client.js';
 const INSTANCES = 3;
 
 /** Fires `count` requests at once, round-robin over the instances; returns the status codes. */
-async function burst(urls: string[], path: string, count: number, init: RequestInit = {}): Promise<number[]> {
+async function burst(
+  urls: string[],
+  path: string,
+  count: number,
+  init: RequestInit = {},
+): Promise<number[]> {
   return Promise.all(
-    Array.from({ length: count }, (_, i) => fetch(`${urls[i % urls.length]}${path}`, init).then(async (res) => {
-      await res.arrayBuffer();
-      return res.status;
-    })),
+    Array.from({ length: count }, (_, i) =>
+      fetch(`${urls[i % urls.length]}${path}`, init).then(async (res) => {
+        await res.arrayBuffer();
+        return res.status;
+      }),
+    ),
   );
 }
 
@@ -33,7 +40,10 @@ describe(`${INSTANCES} demo instances sharing one Redis`, () => {
     redis = new Redis(server.url);
     apps = await Promise.all(
       Array.from({ length: INSTANCES }, (_, i) =>
-        startDemo({ REDIS_URL: server.url, HTTP_ADAPTER: i % 2 ? 'fastify' : 'express' }, { keyPrefix: prefix }),
+        startDemo(
+          { REDIS_URL: server.url, HTTP_ADAPTER: i % 2 ? 'fastify' : 'express' },
+          { keyPrefix: prefix },
+        ),
       ),
     );
   });
@@ -44,22 +54,36 @@ describe(`${INSTANCES} demo instances sharing one Redis`, () => {
   });
 
   it('admit exactly 10 concurrent public requests from one client', async () => {
-    expect(tally(await burst(apps.map((a) => a.url), '/api/public', 60))).toEqual({ 200: 10, 429: 50 });
+    expect(
+      tally(
+        await burst(
+          apps.map((a) => a.url),
+          '/api/public',
+          60,
+        ),
+      ),
+    ).toEqual({ 200: 10, 429: 50 });
   });
 
   it('admit exactly 5 concurrent writes per key, charging both rules only for those', async () => {
-    const statuses = await burst(apps.map((a) => a.url), '/api/data', 40, {
-      method: 'POST',
-      headers: { 'X-API-Key': 'multi', 'Content-Type': 'application/json' },
-      body: '{}',
-    });
+    const statuses = await burst(
+      apps.map((a) => a.url),
+      '/api/data',
+      40,
+      {
+        method: 'POST',
+        headers: { 'X-API-Key': 'multi', 'Content-Type': 'application/json' },
+        body: '{}',
+      },
+    );
     expect(tally(statuses)).toEqual({ 201: 5, 429: 35 });
     const [writesKey] = await redis.keys(`${prefix}:writes:*`);
     expect(await redis.hget(writesKey, 'c')).toBe('5');
   });
 
   it('leave every key with a TTL', async () => {
-    for (const [key, ttl] of await keysWithTtl(redis, prefix)) expect({ key, ttl: ttl > 0 }).toEqual({ key, ttl: true });
+    for (const [key, ttl] of await keysWithTtl(redis, prefix))
+      expect({ key, ttl: ttl > 0 }).toEqual({ key, ttl: true });
   });
 });
 
@@ -76,16 +100,29 @@ describe(`every exact algorithm across ${INSTANCES} instances`, () => {
 
   // One route per algorithm. A one-day window keeps refills (one unit per ~1 h) out of a test
   // that lasts a second.
-  const rule = (algorithm: Algorithm) => RateLimit({ name: algorithm, algorithm, limit: LIMIT, window: '1d', key: 'ip' });
+  const rule = (algorithm: Algorithm) =>
+    RateLimit({ name: algorithm, algorithm, limit: LIMIT, window: '1d', key: 'ip' });
 
   @Controller('algo')
   class AlgorithmController {
-    @rule('fixed-window') @Get('fixed-window') fixedWindow() { return 'ok'; }
-    @rule('sliding-window-log') @Get('sliding-window-log') slidingLog() { return 'ok'; }
-    @rule('sliding-window-counter') @Get('sliding-window-counter') slidingCounter() { return 'ok'; }
-    @rule('token-bucket') @Get('token-bucket') tokenBucket() { return 'ok'; }
-    @rule('leaky-bucket') @Get('leaky-bucket') leakyBucket() { return 'ok'; }
-    @rule('gcra') @Get('gcra') gcra() { return 'ok'; }
+    @rule('fixed-window') @Get('fixed-window') fixedWindow() {
+      return 'ok';
+    }
+    @rule('sliding-window-log') @Get('sliding-window-log') slidingLog() {
+      return 'ok';
+    }
+    @rule('sliding-window-counter') @Get('sliding-window-counter') slidingCounter() {
+      return 'ok';
+    }
+    @rule('token-bucket') @Get('token-bucket') tokenBucket() {
+      return 'ok';
+    }
+    @rule('leaky-bucket') @Get('leaky-bucket') leakyBucket() {
+      return 'ok';
+    }
+    @rule('gcra') @Get('gcra') gcra() {
+      return 'ok';
+    }
   }
 
   let server: RedisServer;
@@ -108,7 +145,9 @@ describe(`every exact algorithm across ${INSTANCES} instances`, () => {
         return app;
       }),
     );
-    urls = apps.map((app) => `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`);
+    urls = apps.map(
+      (app) => `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`,
+    );
   });
   afterAll(async () => {
     await Promise.all(apps.map((a) => a.close()));
@@ -116,6 +155,9 @@ describe(`every exact algorithm across ${INSTANCES} instances`, () => {
   });
 
   it.each(ALGORITHMS)('%s admits exactly the limit', async (algorithm) => {
-    expect(tally(await burst(urls, `/algo/${algorithm}`, 100))).toEqual({ 200: LIMIT, 429: 100 - LIMIT });
+    expect(tally(await burst(urls, `/algo/${algorithm}`, 100))).toEqual({
+      200: LIMIT,
+      429: 100 - LIMIT,
+    });
   });
 });

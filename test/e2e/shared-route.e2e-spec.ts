@@ -17,11 +17,17 @@ describe.each([
   beforeAll(async () => {
     const prefix = uniquePrefix('shared');
     if (onRedis) server = await RedisServer.start();
-    const adapters = onRedis ? (['express', 'fastify', 'express'] as const) : (['fastify'] as const);
+    const adapters = onRedis
+      ? (['express', 'fastify', 'express'] as const)
+      : (['fastify'] as const);
     apps = await Promise.all(
       adapters.map((adapter) =>
         startDemo(
-          { HTTP_ADAPTER: adapter, ADMIN_TOKEN: TOKEN, ...(server ? { REDIS_URL: server.url } : {}) },
+          {
+            HTTP_ADAPTER: adapter,
+            ADMIN_TOKEN: TOKEN,
+            ...(server ? { REDIS_URL: server.url } : {}),
+          },
           { keyPrefix: prefix },
         ),
       ),
@@ -52,10 +58,13 @@ describe.each([
     await Promise.all(loops);
     return admitted;
   }
-  const within = (times: number[], from: number, to: number) => times.filter((t) => t >= from && t < to).length;
+  const within = (times: number[], from: number, to: number) =>
+    times.filter((t) => t >= from && t < to).length;
 
   it('is listed by the admin API with its classes and weights', async () => {
-    const res = await fetch(`${apps[0].url}/admin/rules`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const res = await fetch(`${apps[0].url}/admin/rules`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     const rules = (await res.json()) as Array<Record<string, unknown>>;
     expect(rules.find((r) => r.name === 'shared')).toEqual({
       name: 'shared',
@@ -80,12 +89,18 @@ describe.each([
       });
     const patched = await admin(apps[0], 'PATCH', '/rules/shared', { classes: { low: 2 } });
     expect(patched.status).toBe(200);
-    expect(await patched.json()).toMatchObject({ source: 'override', classes: { high: 3, low: 2 } });
+    expect(await patched.json()).toMatchObject({
+      source: 'override',
+      classes: { high: 3, low: 2 },
+    });
     const last = apps[apps.length - 1];
     const seen = async () =>
-      ((await (await admin(last, 'GET', '/rules')).json()) as Array<{ name: string; classes?: unknown }>).find(
-        (r) => r.name === 'shared',
-      )?.classes;
+      (
+        (await (await admin(last, 'GET', '/rules')).json()) as Array<{
+          name: string;
+          classes?: unknown;
+        }>
+      ).find((r) => r.name === 'shared')?.classes;
     const started = performance.now();
     while (JSON.stringify(await seen()) !== JSON.stringify({ high: 3, low: 2 })) {
       expect(performance.now() - started).toBeLessThan(2_000);
@@ -98,7 +113,11 @@ describe.each([
     expect(notWeighted.status).toBe(400);
     expect((await admin(apps[0], 'DELETE', '/rules/shared')).status).toBe(204);
     const back = await admin(apps[0], 'GET', '/rules');
-    expect(((await back.json()) as Array<{ name: string; classes?: unknown }>).find((r) => r.name === 'shared')?.classes).toEqual({
+    expect(
+      ((await back.json()) as Array<{ name: string; classes?: unknown }>).find(
+        (r) => r.name === 'shared',
+      )?.classes,
+    ).toEqual({
       high: 3,
       low: 1,
     });

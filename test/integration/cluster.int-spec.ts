@@ -58,7 +58,7 @@ describe('Redis Cluster (3 masters)', () => {
     expect(after.outcomes.map((o) => o.remaining)).toEqual([0, 5, 2]);
   });
 
-  it('keeps a block in its rule key\'s slot: blocks, refunds and resets of every identity work on any master', async () => {
+  it("keeps a block in its rule key's slot: blocks, refunds and resets of every identity work on any master", async () => {
     const blocked = identities.map((identity) => ({
       ...callsFor(identity)[0],
       algorithm: 'token-bucket' as const,
@@ -77,7 +77,8 @@ describe('Redis Cluster (3 masters)', () => {
     }
     await store.refund([blocked[0]], Date.now());
     await store.reset(blocked.map((c) => c.key));
-    for (const call of blocked) expect((await store.consume([call])).outcomes[0].allowed).toBe(true);
+    for (const call of blocked)
+      expect((await store.consume([call])).outcomes[0].allowed).toBe(true);
   });
 
   it('spreads identities over every master', async () => {
@@ -92,7 +93,9 @@ describe('Redis Cluster (3 masters)', () => {
     expect(new Set(slots).size).toBe(1);
     let other = 'bob';
     for (let i = 0; (await slot(callsFor(other)[0].key)) === slots[0]; i++) other = `bob-${i}`;
-    await expect(store.consume([callsFor('alice')[0], callsFor(other)[0]])).rejects.toThrow(/CROSSSLOT/);
+    await expect(store.consume([callsFor('alice')[0], callsFor(other)[0]])).rejects.toThrow(
+      /CROSSSLOT/,
+    );
   });
 
   it('an identity with braces cannot pick the slot of another identity', async () => {

@@ -39,20 +39,30 @@ describe(`${CALLS} concurrent decisions on one key from ${CONNECTIONS} connectio
   const burst = (calls: (i: number) => RuleCall[]) =>
     Promise.all(Array.from({ length: CALLS }, (_, i) => stores[i % CONNECTIONS].consume(calls(i))));
 
-  it.each(ALGORITHM_NAMES)('%s admits exactly the limit, each seeing one unit fewer', async (algorithm) => {
-    const rule = { key: stateKey(prefix, algorithm, algorithm, 'client'), algorithm, limit: LIMIT, windowMs: DAYS_31 };
-    const results = await burst((i) => [{ ...rule, cost: 1, enforce: true, leaseId: `lease-${i}` }]);
-    const admitted = results.filter((r) => r.outcomes[0].allowed);
-    expect(admitted).toHaveLength(LIMIT);
-    // Atomic decisions: no two admissions saw the same remaining count.
-    expect(admitted.map((r) => r.outcomes[0].remaining).sort((a, b) => a - b)).toEqual(
-      Array.from({ length: LIMIT }, (_, i) => i),
-    );
-    const denied = results.filter((r) => !r.outcomes[0].allowed && r.outcomes[0].remaining === 0);
-    expect(denied).toHaveLength(CALLS - LIMIT);
-    const after = await stores[0].peek([{ ...rule, cost: 1, enforce: true }]);
-    expect(after.outcomes[0]).toMatchObject({ allowed: false, remaining: 0 });
-  });
+  it.each(ALGORITHM_NAMES)(
+    '%s admits exactly the limit, each seeing one unit fewer',
+    async (algorithm) => {
+      const rule = {
+        key: stateKey(prefix, algorithm, algorithm, 'client'),
+        algorithm,
+        limit: LIMIT,
+        windowMs: DAYS_31,
+      };
+      const results = await burst((i) => [
+        { ...rule, cost: 1, enforce: true, leaseId: `lease-${i}` },
+      ]);
+      const admitted = results.filter((r) => r.outcomes[0].allowed);
+      expect(admitted).toHaveLength(LIMIT);
+      // Atomic decisions: no two admissions saw the same remaining count.
+      expect(admitted.map((r) => r.outcomes[0].remaining).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: LIMIT }, (_, i) => i),
+      );
+      const denied = results.filter((r) => !r.outcomes[0].allowed && r.outcomes[0].remaining === 0);
+      expect(denied).toHaveLength(CALLS - LIMIT);
+      const after = await stores[0].peek([{ ...rule, cost: 1, enforce: true }]);
+      expect(after.outcomes[0]).toMatchObject({ allowed: false, remaining: 0 });
+    },
+  );
 
   it('two rules on one identity admit the smaller limit, charging the other for those only', async () => {
     const rules: Array<{ algorithm: Algorithm; limit: number }> = [
@@ -72,6 +82,8 @@ describe(`${CALLS} concurrent decisions on one key from ${CONNECTIONS} connectio
     expect(results.filter((r) => r.outcomes.every((o) => o.allowed))).toHaveLength(50);
     const after = await stores[0].peek(calls(1));
     expect(after.outcomes.map((o) => o.remaining)).toEqual([0, 30]);
-    expect(await clients[0].hget(stateKey(prefix, 'pair-fixed-window', 'fixed-window', 'client'), 'c')).toBe('50');
+    expect(
+      await clients[0].hget(stateKey(prefix, 'pair-fixed-window', 'fixed-window', 'client'), 'c'),
+    ).toBe('50');
   });
 });

@@ -17,11 +17,21 @@ describe('runtime configuration changes in a burst', () => {
 
   async function instance(prefix: string): Promise<RuntimeConfig> {
     const registry = new RuleRegistry();
-    const input = { name: 'public', algorithm: 'fixed-window', limit: 10, window: '60s', key: 'ip' } as const;
+    const input = {
+      name: 'public',
+      algorithm: 'fixed-window',
+      limit: 10,
+      window: '60s',
+      key: 'ip',
+    } as const;
     registry.add(validateRule(input, 'spec', 'public'), 'spec');
     const client = new Redis(server.port, '127.0.0.1');
     clients.push(client);
-    const config = new RuntimeConfig(registry, new RedisClientHolder(client, false), resolveOptions({ keyPrefix: prefix }));
+    const config = new RuntimeConfig(
+      registry,
+      new RedisClientHolder(client, false),
+      resolveOptions({ keyPrefix: prefix }),
+    );
     configs.push(config);
     await config.onApplicationBootstrap();
     return config;
@@ -44,7 +54,9 @@ describe('runtime configuration changes in a burst', () => {
     const before = reader.loads;
     const changes = 200;
     await Promise.all(
-      Array.from({ length: changes }, (_, i) => writer.setKeyCap('public', `ip=203.0.113.${i % 250}`, { limit: i + 1 })),
+      Array.from({ length: changes }, (_, i) =>
+        writer.setKeyCap('public', `ip=203.0.113.${i % 250}`, { limit: i + 1 }),
+      ),
     );
     await waitFor(() => reader.keyCaps('public').length === changes, 5_000, 20);
     // Let any notification still in flight arrive before counting.

@@ -1,7 +1,10 @@
 import { Redis } from 'ioredis';
 import type { ShareInput } from '../../libs/rate-limit/src/algorithms/weighted-token-bucket.js';
 import { MemoryStore } from '../../libs/rate-limit/src/stores/memory.store.js';
-import type { RateLimitStore, RuleCall } from '../../libs/rate-limit/src/stores/rate-limit.store.js';
+import type {
+  RateLimitStore,
+  RuleCall,
+} from '../../libs/rate-limit/src/stores/rate-limit.store.js';
 import { RedisStore } from '../../libs/rate-limit/src/stores/redis.store.js';
 import { T0 } from '../support/algorithm-cases.js';
 import { keyPrefix } from '../support/redis-client.js';
@@ -25,17 +28,31 @@ interface Flood {
 }
 
 /** Admission times per class. */
-async function flood(store: RateLimitStore, key: string, f: Flood): Promise<Record<string, number[]>> {
+async function flood(
+  store: RateLimitStore,
+  key: string,
+  f: Flood,
+): Promise<Record<string, number[]>> {
   const attempts: Array<{ at: number; cls: string }> = [];
   for (const [cls, perSecond] of Object.entries(f.demand)) {
     const every = 1_000 / perSecond;
     for (let t = 0; t < f.seconds * 1_000; t += every) attempts.push({ at: Math.floor(t), cls });
   }
   attempts.sort((a, b) => a.at - b.at || (a.cls < b.cls ? -1 : 1));
-  const admitted: Record<string, number[]> = Object.fromEntries(Object.keys(f.demand).map((c) => [c, []]));
+  const admitted: Record<string, number[]> = Object.fromEntries(
+    Object.keys(f.demand).map((c) => [c, []]),
+  );
   for (const { at, cls } of attempts) {
     const share: ShareInput = { weights: f.weights, cls };
-    const shared: RuleCall = { key, algorithm: 'weighted-token-bucket', limit: CAP, windowMs: WINDOW, cost: 1, enforce: true, share };
+    const shared: RuleCall = {
+      key,
+      algorithm: 'weighted-token-bucket',
+      limit: CAP,
+      windowMs: WINDOW,
+      cost: 1,
+      enforce: true,
+      share,
+    };
     const tenant = f.tenant?.(cls);
     const calls = tenant ? [tenant, shared] : [shared];
     const { outcomes } = await store.consume(calls, T0 + at);
@@ -44,12 +61,14 @@ async function flood(store: RateLimitStore, key: string, f: Flood): Promise<Reco
   return admitted;
 }
 
-const within = (times: number[], from: number, to: number) => times.filter((t) => t >= from && t < to).length;
+const within = (times: number[], from: number, to: number) =>
+  times.filter((t) => t >= from && t < to).length;
 
 /** The most admitted in any span of `span` ms (spans starting every 50 ms). */
 function busiest(all: number[], span: number, end: number): number {
   let most = 0;
-  for (let from = 0; from + span <= end; from += 50) most = Math.max(most, within(all, from, from + span));
+  for (let from = 0; from + span <= end; from += 50)
+    most = Math.max(most, within(all, from, from + span));
   return most;
 }
 
@@ -79,11 +98,15 @@ describe.each(['memory', 'redis'] as const)('weighted fair sharing on the %s sto
   it('splits 3:1 within 15% over any 2 s after the first while both ask for more, never above cap + burst', async () => {
     const admitted = await flood(store, key(), {
       demand: { high: 100, low: 100 },
-      weights: [['high', 3], ['low', 1]],
+      weights: [
+        ['high', 3],
+        ['low', 1],
+      ],
       seconds: 5,
     });
     for (let from = 1_000; from + 2_000 <= 5_000; from += 250) {
-      const ratio = within(admitted.high, from, from + 2_000) / within(admitted.low, from, from + 2_000);
+      const ratio =
+        within(admitted.high, from, from + 2_000) / within(admitted.low, from, from + 2_000);
       expect(ratio).toBeGreaterThanOrEqual(3 * 0.85);
       expect(ratio).toBeLessThanOrEqual(3 * 1.15);
     }
@@ -98,7 +121,10 @@ describe.each(['memory', 'redis'] as const)('weighted fair sharing on the %s sto
   it('gives a class alone the whole cap', async () => {
     const admitted = await flood(store, key(), {
       demand: { high: 100 },
-      weights: [['high', 3], ['low', 1]],
+      weights: [
+        ['high', 3],
+        ['low', 1],
+      ],
       seconds: 4,
     });
     expect(within(admitted.high, 1_000, 4_000)).toBeGreaterThanOrEqual(3 * CAP - 2);
@@ -108,7 +134,11 @@ describe.each(['memory', 'redis'] as const)('weighted fair sharing on the %s sto
   it('splits 1:2:5 among three classes', async () => {
     const admitted = await flood(store, key(), {
       demand: { a: 100, b: 100, c: 100 },
-      weights: [['a', 1], ['b', 2], ['c', 5]],
+      weights: [
+        ['a', 1],
+        ['b', 2],
+        ['c', 5],
+      ],
       seconds: 5,
     });
     const counts = ['a', 'b', 'c'].map((c) => within(admitted[c], 1_000, 5_000));
@@ -123,13 +153,25 @@ describe.each(['memory', 'redis'] as const)('weighted fair sharing on the %s sto
     const tenantKey = key();
     const admitted = await flood(store, key(), {
       demand: { flooder: 200, quiet: 10 },
-      weights: [['flooder', 1], ['quiet', 1]],
+      weights: [
+        ['flooder', 1],
+        ['quiet', 1],
+      ],
       seconds: 4,
       // Each tenant's own token bucket of 20 per second, charged with the global one, all or nothing.
-      tenant: (cls) => ({ key: `${tenantKey}:${cls}`, algorithm: 'token-bucket', limit: 20, windowMs: WINDOW, cost: 1, enforce: true }),
+      tenant: (cls) => ({
+        key: `${tenantKey}:${cls}`,
+        algorithm: 'token-bucket',
+        limit: 20,
+        windowMs: WINDOW,
+        cost: 1,
+        enforce: true,
+      }),
     });
     expect(within(admitted.quiet, 0, 4_000)).toBe(40);
     expect(within(admitted.flooder, 1_000, 4_000)).toBeLessThanOrEqual(3 * 20 + 1);
-    expect(busiest([...admitted.flooder, ...admitted.quiet], 1_000, 4_000)).toBeLessThanOrEqual(2 * CAP);
+    expect(busiest([...admitted.flooder, ...admitted.quiet], 1_000, 4_000)).toBeLessThanOrEqual(
+      2 * CAP,
+    );
   });
 });

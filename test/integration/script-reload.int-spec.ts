@@ -11,7 +11,10 @@ import { RedisServer } from '../support/redis-server.js';
  * from every connection but the script's own inner calls. A marker command sent last on `client`
  * tells when the monitor has seen everything before it.
  */
-async function scriptCommandsDuring(client: Redis, action: () => Promise<unknown>): Promise<string[]> {
+async function scriptCommandsDuring(
+  client: Redis,
+  action: () => Promise<unknown>,
+): Promise<string[]> {
   const monitor = await client.monitor();
   const seen: string[] = [];
   const marker = `marker-${Math.random()}`;

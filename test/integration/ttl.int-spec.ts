@@ -32,7 +32,7 @@ describe('every key has a TTL, no longer than its state matters', () => {
     await server?.stop();
   });
 
-  it('after mixed traffic on every algorithm, on Redis\'s own clock', async () => {
+  it("after mixed traffic on every algorithm, on Redis's own clock", async () => {
     const prefix = keyPrefix('ttl-mixed');
     const windows = [2_000, 60_000, 3_600_000];
     const rules = ALGORITHM_NAMES.flatMap((algorithm) =>
@@ -59,7 +59,8 @@ describe('every key has a TTL, no longer than its state matters', () => {
           const unique = calls.filter((c, i) => calls.findIndex((d) => d.key === c.key) === i);
           const result = rnd() < 0.15 ? await store.peek(unique) : await store.consume(unique);
           unique.forEach((c, i) => {
-            if (c.leaseId && result.outcomes[i].allowed) leases.push({ key: c.key, leaseId: c.leaseId });
+            if (c.leaseId && result.outcomes[i].allowed)
+              leases.push({ key: c.key, leaseId: c.leaseId });
           });
         }),
       );
@@ -80,54 +81,58 @@ describe('every key has a TTL, no longer than its state matters', () => {
       // Gone between SCAN and PTTL: it expired, so it had a TTL.
       if (pttl === -2) continue;
       const bound = needed(algorithm as Algorithm, Number(windowMs));
-      if (!(pttl > 0 && pttl <= bound)) wrong.push(`${key}: PTTL ${pttl}, at most ${bound} expected`);
+      if (!(pttl > 0 && pttl <= bound))
+        wrong.push(`${key}: PTTL ${pttl}, at most ${bound} expected`);
     }
     expect(wrong).toEqual([]);
     expect([...seen].sort()).toEqual([...ALGORITHM_NAMES].sort());
   });
 
-  it.each(ALGORITHM_NAMES)('%s: the TTL set is exactly the reference algorithm\'s', async (algorithm) => {
-    const prefix = keyPrefix(`ttl-exact-${algorithm}`);
-    const failures: string[] = [];
-    for (let seed = 1; seed <= 5; seed++) {
-      const rnd = seeded(seed);
-      const limit = pick(rnd, [1, 3, 10, 100]);
-      const windowMs = pick(rnd, [10_000, 60_000, 3_600_000]);
-      const key = stateKey(prefix, 'rule', algorithm, `seed-${seed}`);
-      let now = T0 + int(rnd, 0, windowMs);
-      let state: unknown;
-      for (let i = 0; i < 25; i++) {
-        now += rnd() < 0.3 ? 0 : int(rnd, 1, Math.ceil(windowMs / limit));
-        const call: RuleCall = {
-          key,
-          algorithm,
-          limit,
-          windowMs,
-          cost: int(rnd, 1, Math.min(limit, 3)),
-          enforce: true,
-          leaseId: `lease-${i}`,
-        };
-        const reference = ALGORITHMS[algorithm].decide(state, { ...call, now });
-        // Redis's TIME before and after bound the instant the script set the TTL.
-        const before = redisMs(await client.time());
-        const { outcomes } = await store.consume([call], now);
-        const after = redisMs(await client.time());
-        const expiresAt = Number(await client.call('PEXPIRETIME', key));
-        expect({ seed, i, allowed: outcomes[0].allowed }).toEqual({
-          seed,
-          i,
-          allowed: reference.allowed,
-        });
-        if (!reference.allowed) continue;
-        state = reference.next;
-        // Only TTLs long enough to read back before they run out are checked.
-        const ttl = reference.ttlMs;
-        if (ttl >= 1_000 && !(expiresAt - after <= ttl && ttl <= expiresAt - before)) {
-          const range = `${expiresAt - after}..${expiresAt - before}`;
-          failures.push(`seed ${seed} #${i}: TTL ${range}, reference ${ttl}`);
+  it.each(ALGORITHM_NAMES)(
+    "%s: the TTL set is exactly the reference algorithm's",
+    async (algorithm) => {
+      const prefix = keyPrefix(`ttl-exact-${algorithm}`);
+      const failures: string[] = [];
+      for (let seed = 1; seed <= 5; seed++) {
+        const rnd = seeded(seed);
+        const limit = pick(rnd, [1, 3, 10, 100]);
+        const windowMs = pick(rnd, [10_000, 60_000, 3_600_000]);
+        const key = stateKey(prefix, 'rule', algorithm, `seed-${seed}`);
+        let now = T0 + int(rnd, 0, windowMs);
+        let state: unknown;
+        for (let i = 0; i < 25; i++) {
+          now += rnd() < 0.3 ? 0 : int(rnd, 1, Math.ceil(windowMs / limit));
+          const call: RuleCall = {
+            key,
+            algorithm,
+            limit,
+            windowMs,
+            cost: int(rnd, 1, Math.min(limit, 3)),
+            enforce: true,
+            leaseId: `lease-${i}`,
+          };
+          const reference = ALGORITHMS[algorithm].decide(state, { ...call, now });
+          // Redis's TIME before and after bound the instant the script set the TTL.
+          const before = redisMs(await client.time());
+          const { outcomes } = await store.consume([call], now);
+          const after = redisMs(await client.time());
+          const expiresAt = Number(await client.call('PEXPIRETIME', key));
+          expect({ seed, i, allowed: outcomes[0].allowed }).toEqual({
+            seed,
+            i,
+            allowed: reference.allowed,
+          });
+          if (!reference.allowed) continue;
+          state = reference.next;
+          // Only TTLs long enough to read back before they run out are checked.
+          const ttl = reference.ttlMs;
+          if (ttl >= 1_000 && !(expiresAt - after <= ttl && ttl <= expiresAt - before)) {
+            const range = `${expiresAt - after}..${expiresAt - before}`;
+            failures.push(`seed ${seed} #${i}: TTL ${range}, reference ${ttl}`);
+          }
         }
       }
-    }
-    expect(failures).toEqual([]);
-  });
+      expect(failures).toEqual([]);
+    },
+  );
 });

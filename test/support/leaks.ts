@@ -39,11 +39,22 @@ export class TimerTracker {
 
 /** Listener counts of the process events an app may subscribe to. */
 export function processListeners(): Record<string, number> {
-  const events = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection'];
+  const events = [
+    'SIGTERM',
+    'SIGINT',
+    'SIGHUP',
+    'SIGQUIT',
+    'exit',
+    'beforeExit',
+    'uncaughtException',
+    'unhandledRejection',
+  ];
   return Object.fromEntries(events.map((event) => [event, process.listenerCount(event)]));
 }
 
 /** Listener counts of every event an emitter has listeners for. */
 export function listenerCounts(emitter: NodeJS.EventEmitter): Record<string, number> {
-  return Object.fromEntries(emitter.eventNames().map((event) => [String(event), emitter.listenerCount(event)]));
+  return Object.fromEntries(
+    emitter.eventNames().map((event) => [String(event), emitter.listenerCount(event)]),
+  );
 }

@@ -140,7 +140,9 @@ describe('a 3-master, 3-replica cluster under load (Express and Fastify instance
     const client = '10.3.0.1';
     const apiKey = 'reshard';
     const publicSlot = await cluster.keySlot(publicKey(client));
-    const dataSlot = await cluster.keySlot(stateKey(prefix, 'writes', 'fixed-window', `key=${apiKey}`));
+    const dataSlot = await cluster.keySlot(
+      stateKey(prefix, 'writes', 'fixed-window', `key=${apiKey}`),
+    );
     const masters = await Promise.all(
       [0, 1, 2].map((i) => cluster.masterOf(Math.floor((16_384 * i) / 3) + 1)),
     );
@@ -198,9 +200,9 @@ describe('a 3-master, 3-replica cluster under load (Express and Fastify instance
     const admittedWrites = written.filter((s) => s.status === 201).length;
     const store = new (await import('ioredis')).Cluster(cluster.startupNodes);
     try {
-      expect(await store.hget(stateKey(prefix, 'writes', 'fixed-window', `key=${apiKey}`), 'c')).toBe(
-        String(admittedWrites),
-      );
+      expect(
+        await store.hget(stateKey(prefix, 'writes', 'fixed-window', `key=${apiKey}`), 'c'),
+      ).toBe(String(admittedWrites));
     } finally {
       store.disconnect();
     }

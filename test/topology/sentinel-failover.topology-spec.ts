@@ -66,9 +66,12 @@ describe('Redis Sentinel: the master killed under load (Express and Fastify inst
       429: 20,
     });
     expect(fallbacks()).toBe(0);
-    expect(await holds((await group.master())!, stateKey(prefix, 'public', 'sliding-window-log', 'ip=10.5.0.1'))).toBe(
-      true,
-    );
+    expect(
+      await holds(
+        (await group.master())!,
+        stateKey(prefix, 'public', 'sliding-window-log', 'ip=10.5.0.1'),
+      ),
+    ).toBe(true);
   });
 
   it('no 5xx, answers in bound, decisions on the promoted replica within 15 s, exact afterwards', async () => {
@@ -111,6 +114,8 @@ describe('Redis Sentinel: the master killed under load (Express and Fastify inst
       429: 20,
     });
     expect(fallbacks()).toBe(before);
-    expect(await holds(promoted!, stateKey(prefix, 'public', 'sliding-window-log', 'ip=10.5.0.3'))).toBe(true);
+    expect(
+      await holds(promoted!, stateKey(prefix, 'public', 'sliding-window-log', 'ip=10.5.0.3')),
+    ).toBe(true);
   }, 40_000);
 });

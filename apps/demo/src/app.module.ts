@@ -10,7 +10,12 @@ import { MetricsModule } from './metrics/metrics.module.js';
 @Module({})
 class DemoConfigModule {
   static forRoot(config: DemoConfig): DynamicModule {
-    return { module: DemoConfigModule, global: true, providers: [{ provide: DEMO_CONFIG, useValue: config }], exports: [DEMO_CONFIG] };
+    return {
+      module: DemoConfigModule,
+      global: true,
+      providers: [{ provide: DEMO_CONFIG, useValue: config }],
+      exports: [DEMO_CONFIG],
+    };
   }
 }
 

@@ -37,7 +37,8 @@ export const CONFIG_SYNC_FAILED = (error: unknown) =>
 export const CONFIG_VALUE_IGNORED = (concern: string, field: string) =>
   `Ignoring an unusable runtime rate-limit setting in the "${concern}" hash: field "${field}"`;
 
-export const CONFIG_UNAVAILABLE = 'Redis did not answer: the change may not have been applied; try again';
+export const CONFIG_UNAVAILABLE =
+  'Redis did not answer: the change may not have been applied; try again';
 
 export const ADMIN_UNAUTHORIZED = 'Missing or invalid bearer token';
 
@@ -81,7 +82,8 @@ export const ADMIN_TOO_MANY_FAILURES = 'Too many failed admin authentications; t
 export const INVALID_ADMIN_TOKEN = (min: number) =>
   `Invalid RateLimitAdminModule option "token": must be at least ${min} characters with no whitespace (or unset to disable the admin API)`;
 
-export const CLIENT_GONE_WHILE_DELAYED = 'The client went away while its request was held for its slot';
+export const CLIENT_GONE_WHILE_DELAYED =
+  'The client went away while its request was held for its slot';
 
 export const REFUND_FAILED = (error: unknown) =>
   `Could not refund a charge (the outcome did not count, or a held request was given up): ${String(error)}`;

@@ -37,7 +37,8 @@ import { RateLimitStore } from './stores/rate-limit.store.js';
     ...rateLimitProviders,
     {
       provide: DenyCache,
-      useFactory: (options: ResolvedOptions) => new DenyCache({ maxEntries: options.denyCacheSize }),
+      useFactory: (options: ResolvedOptions) =>
+        new DenyCache({ maxEntries: options.denyCacheSize }),
       inject: [RESOLVED_OPTIONS],
     },
     RuntimeConfig,

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { RateLimitConfigError } from './errors/index.js';
 import type { ExecutionContext } from '@nestjs/common';
-import type { FailureMode, HeaderStyle, RateLimitModuleOptions, RedisConnectionOptions, RuleInput } from './interfaces/index.js';
+import type {
+  FailureMode,
+  HeaderStyle,
+  RateLimitModuleOptions,
+  RedisConnectionOptions,
+  RuleInput,
+} from './interfaces/index.js';
 import { DEFAULTS } from './rate-limit.constants.js';
 import { INVALID_OPTION } from './rate-limit.messages.js';
 
@@ -27,19 +33,38 @@ export interface ResolvedOptions {
   readonly luaDir?: string;
 }
 
-const oneOf = <T extends string>(field: string, value: unknown, allowed: readonly T[], fallback: T): T => {
+const oneOf = <T extends string>(
+  field: string,
+  value: unknown,
+  allowed: readonly T[],
+  fallback: T,
+): T => {
   if (value === undefined) return fallback;
   if (!allowed.includes(value as T)) {
-    throw new RateLimitConfigError(INVALID_OPTION(field, `must be one of ${allowed.join(', ')}`), 'options', field);
+    throw new RateLimitConfigError(
+      INVALID_OPTION(field, `must be one of ${allowed.join(', ')}`),
+      'options',
+      field,
+    );
   }
   return value as T;
 };
 
-const positiveInt = (field: string, value: unknown, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number => {
+const positiveInt = (
+  field: string,
+  value: unknown,
+  fallback: number,
+  min = 1,
+  max = Number.MAX_SAFE_INTEGER,
+): number => {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new RateLimitConfigError(INVALID_OPTION(field, `must be an integer ${range}`), 'options', field);
+    throw new RateLimitConfigError(
+      INVALID_OPTION(field, `must be an integer ${range}`),
+      'options',
+      field,
+    );
   }
   return value;
 };
@@ -47,7 +72,11 @@ const positiveInt = (field: string, value: unknown, fallback: number, min = 1, m
 const logSecret = (value: unknown): string => {
   if (value === undefined) return randomBytes(32).toString('base64url');
   if (typeof value !== 'string' || value.length < 16) {
-    throw new RateLimitConfigError(INVALID_OPTION('logSecret', 'must be a string of at least 16 characters'), 'options', 'logSecret');
+    throw new RateLimitConfigError(
+      INVALID_OPTION('logSecret', 'must be a string of at least 16 characters'),
+      'options',
+      'logSecret',
+    );
   }
   return value;
 };
@@ -61,7 +90,11 @@ const defaultUserId = (holder: unknown) => {
 /** The configured id reader, answering a non-empty string or `undefined`. */
 const userId = (read: unknown): ResolvedOptions['userId'] => {
   if (read !== undefined && typeof read !== 'function') {
-    throw new RateLimitConfigError(INVALID_OPTION('user.id', 'must be a function'), 'options', 'user.id');
+    throw new RateLimitConfigError(
+      INVALID_OPTION('user.id', 'must be a function'),
+      'options',
+      'user.id',
+    );
   }
   const fn = (read ?? defaultUserId) as (holder: unknown, ctx: ExecutionContext) => unknown;
   return (holder, ctx) => {
@@ -74,35 +107,87 @@ const userId = (read: unknown): ResolvedOptions['userId'] => {
 export function resolveOptions(options: RateLimitModuleOptions = {}): ResolvedOptions {
   const redis = options.redis;
   if (redis) {
-    const given = ['url', 'options', 'cluster', 'client'].filter((k) => redis[k as keyof RedisConnectionOptions] !== undefined);
+    const given = ['url', 'options', 'cluster', 'client'].filter(
+      (k) => redis[k as keyof RedisConnectionOptions] !== undefined,
+    );
     if (given.length === 0) {
-      throw new RateLimitConfigError(INVALID_OPTION('redis', 'give one of url, options, cluster or client'), 'options', 'redis');
+      throw new RateLimitConfigError(
+        INVALID_OPTION('redis', 'give one of url, options, cluster or client'),
+        'options',
+        'redis',
+      );
     }
     if (redis.url !== undefined && !/^rediss?:\/\//.test(redis.url)) {
-      throw new RateLimitConfigError(INVALID_OPTION('redis.url', 'must start with redis:// or rediss://'), 'options', 'redis.url');
+      throw new RateLimitConfigError(
+        INVALID_OPTION('redis.url', 'must start with redis:// or rediss://'),
+        'options',
+        'redis.url',
+      );
     }
   }
   const trustProxy = options.trustProxy ?? false;
   if (typeof trustProxy === 'number' && (!Number.isInteger(trustProxy) || trustProxy < 0)) {
-    throw new RateLimitConfigError(INVALID_OPTION('trustProxy', 'a hop count must be an integer >= 0'), 'options', 'trustProxy');
+    throw new RateLimitConfigError(
+      INVALID_OPTION('trustProxy', 'a hop count must be an integer >= 0'),
+      'options',
+      'trustProxy',
+    );
   }
   const breaker = options.breaker ?? {};
   return Object.freeze({
     redis,
     keyPrefix: options.keyPrefix ?? DEFAULTS.keyPrefix,
     rules: Object.freeze([...(options.rules ?? [])]),
-    headers: oneOf('headers', options.headers, ['both', 'legacy', 'draft', 'none'] as const, DEFAULTS.headers),
-    failureMode: oneOf('failureMode', options.failureMode, ['memory', 'open', 'closed'] as const, DEFAULTS.failureMode),
-    fallbackDivisor: positiveInt('fallbackDivisor', options.fallbackDivisor, DEFAULTS.fallbackDivisor),
+    headers: oneOf(
+      'headers',
+      options.headers,
+      ['both', 'legacy', 'draft', 'none'] as const,
+      DEFAULTS.headers,
+    ),
+    failureMode: oneOf(
+      'failureMode',
+      options.failureMode,
+      ['memory', 'open', 'closed'] as const,
+      DEFAULTS.failureMode,
+    ),
+    fallbackDivisor: positiveInt(
+      'fallbackDivisor',
+      options.fallbackDivisor,
+      DEFAULTS.fallbackDivisor,
+    ),
     breaker: Object.freeze({
       timeoutMs: positiveInt('breaker.timeoutMs', breaker.timeoutMs, DEFAULTS.breaker.timeoutMs),
-      resetTimeoutMs: positiveInt('breaker.resetTimeoutMs', breaker.resetTimeoutMs, DEFAULTS.breaker.resetTimeoutMs),
-      errorThresholdPercentage: positiveInt('breaker.errorThresholdPercentage', breaker.errorThresholdPercentage, DEFAULTS.breaker.errorThresholdPercentage, 1, 100),
-      volumeThreshold: positiveInt('breaker.volumeThreshold', breaker.volumeThreshold, DEFAULTS.breaker.volumeThreshold, 0),
-      rollingCountTimeoutMs: positiveInt('breaker.rollingCountTimeoutMs', breaker.rollingCountTimeoutMs, DEFAULTS.breaker.rollingCountTimeoutMs),
+      resetTimeoutMs: positiveInt(
+        'breaker.resetTimeoutMs',
+        breaker.resetTimeoutMs,
+        DEFAULTS.breaker.resetTimeoutMs,
+      ),
+      errorThresholdPercentage: positiveInt(
+        'breaker.errorThresholdPercentage',
+        breaker.errorThresholdPercentage,
+        DEFAULTS.breaker.errorThresholdPercentage,
+        1,
+        100,
+      ),
+      volumeThreshold: positiveInt(
+        'breaker.volumeThreshold',
+        breaker.volumeThreshold,
+        DEFAULTS.breaker.volumeThreshold,
+        0,
+      ),
+      rollingCountTimeoutMs: positiveInt(
+        'breaker.rollingCountTimeoutMs',
+        breaker.rollingCountTimeoutMs,
+        DEFAULTS.breaker.rollingCountTimeoutMs,
+      ),
     }),
     maxKeys: positiveInt('memory.maxKeys', options.memory?.maxKeys, DEFAULTS.maxKeys),
-    sweepIntervalMs: positiveInt('memory.sweepIntervalMs', options.memory?.sweepIntervalMs, DEFAULTS.sweepIntervalMs, 0),
+    sweepIntervalMs: positiveInt(
+      'memory.sweepIntervalMs',
+      options.memory?.sweepIntervalMs,
+      DEFAULTS.sweepIntervalMs,
+      0,
+    ),
     userId: userId(options.user?.id),
     userFallback: oneOf('user.fallback', options.user?.fallback, ['ip', 'deny'] as const, 'ip'),
     trustProxy: Array.isArray(trustProxy) ? Object.freeze([...trustProxy]) : trustProxy,

@@ -56,14 +56,29 @@ describe('createRedisClient', () => {
       options: { lazyConnect: true, tls: { servername: 'redis.internal' } },
     });
     expect(tls).toEqual(
-      expect.objectContaining({ host: '127.0.0.1', port: 6380, db: 2, password: 'secret', tls: { servername: 'redis.internal' } }),
+      expect.objectContaining({
+        host: '127.0.0.1',
+        port: 6380,
+        db: 2,
+        password: 'secret',
+        tls: { servername: 'redis.internal' },
+      }),
     );
-    expect(built({ url: 'rediss://127.0.0.1:6380', options: { lazyConnect: true } }).tls).toBeTruthy();
+    expect(
+      built({ url: 'rediss://127.0.0.1:6380', options: { lazyConnect: true } }).tls,
+    ).toBeTruthy();
 
     const sentinels = [{ host: '127.0.0.1', port: 26379 }];
-    const sentinel = built({ options: { lazyConnect: true, sentinels, name: 'mymaster', commandTimeout: 300 } });
+    const sentinel = built({
+      options: { lazyConnect: true, sentinels, name: 'mymaster', commandTimeout: 300 },
+    });
     expect(sentinel).toEqual(
-      expect.objectContaining({ sentinels, name: 'mymaster', commandTimeout: 300, enableOfflineQueue: false }),
+      expect.objectContaining({
+        sentinels,
+        name: 'mymaster',
+        commandTimeout: 300,
+        enableOfflineQueue: false,
+      }),
     );
     expect(FAIL_FAST_REDIS_OPTIONS.commandTimeout).toBe(1_000);
   });
@@ -78,14 +93,22 @@ describe('createRedisClient', () => {
         retryStrategy: reconnectDelay,
       }),
     );
-    expect(built({ options: { lazyConnect: true, sentinels, name: 'mymaster', failoverDetector: false } }).failoverDetector).toBe(false);
+    expect(
+      built({
+        options: { lazyConnect: true, sentinels, name: 'mymaster', failoverDetector: false },
+      }).failoverDetector,
+    ).toBe(false);
     const plain = built({ url: 'redis://127.0.0.1:1', options: { lazyConnect: true } });
     expect([plain.failoverDetector, plain.sentinelCommandTimeout]).toEqual([false, undefined]);
   });
 
   it('keeps every cluster redirection and retry inside the breaker budget, no offline queue', () => {
     const holder = createRedisClient(
-      resolveOptions({ redis: { cluster: { nodes: [{ host: '127.0.0.1', port: 1 }], options: { lazyConnect: true } } } }),
+      resolveOptions({
+        redis: {
+          cluster: { nodes: [{ host: '127.0.0.1', port: 1 }], options: { lazyConnect: true } },
+        },
+      }),
     );
     const cluster = holder.client as Cluster;
     cluster.disconnect();
@@ -97,13 +120,18 @@ describe('createRedisClient', () => {
         retryDelayOnClusterDown: 10,
         retryDelayOnFailover: 10,
         maxRedirections: 8,
-        redisOptions: expect.objectContaining({ enableOfflineQueue: false, maxRetriesPerRequest: 0 }),
+        redisOptions: expect.objectContaining({
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+        }),
       }),
     );
     // Every retry delay together stays under 80% of the breaker's timeout, whatever it is.
     for (const timeoutMs of [50, 100, 250, 1_000]) {
       const { maxRedirections, retryDelayOnTryAgain } = failFastClusterOptions(timeoutMs);
-      expect(maxRedirections! * retryDelayOnTryAgain!).toBeLessThanOrEqual(Math.max(20, timeoutMs * 0.8));
+      expect(maxRedirections! * retryDelayOnTryAgain!).toBeLessThanOrEqual(
+        Math.max(20, timeoutMs * 0.8),
+      );
     }
   });
 });

@@ -23,7 +23,10 @@ const RECONNECT_MAX_MS = 2_000;
  * @internal
  */
 export function reconnectDelay(attempt: number): number {
-  const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.min(Math.max(attempt - 1, 0), 16));
+  const ceiling = Math.min(
+    RECONNECT_MAX_MS,
+    RECONNECT_BASE_MS * 2 ** Math.min(Math.max(attempt - 1, 0), 16),
+  );
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
@@ -169,14 +172,25 @@ export const rateLimitProviders: Provider[] = [
   {
     provide: MemoryStore,
     useFactory: (options: ResolvedOptions) =>
-      new MemoryStore({ maxKeys: options.maxKeys, sweepIntervalMs: options.sweepIntervalMs, clock: options.clock }),
+      new MemoryStore({
+        maxKeys: options.maxKeys,
+        sweepIntervalMs: options.sweepIntervalMs,
+        clock: options.clock,
+      }),
     inject: [RESOLVED_OPTIONS],
   },
   {
     provide: RateLimitStore,
-    useFactory: (options: ResolvedOptions, holder: RedisClientHolder, memory: MemoryStore, denyCache: DenyCache) => {
+    useFactory: (
+      options: ResolvedOptions,
+      holder: RedisClientHolder,
+      memory: MemoryStore,
+      denyCache: DenyCache,
+    ) => {
       if (!holder.client) {
-        new Logger('RateLimit').log('No Redis configured: using the in-memory store (limits are per instance)');
+        new Logger('RateLimit').log(
+          'No Redis configured: using the in-memory store (limits are per instance)',
+        );
         return memory;
       }
       return new ResilientStore(new RedisStore(holder.client, options.luaDir), memory, {

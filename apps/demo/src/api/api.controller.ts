@@ -16,7 +16,13 @@ const priorityOf: RequestFn<string | undefined> = (ctx, client) => {
 /** The demo's limited routes (see the README's demo section). */
 @Controller('api')
 export class ApiController {
-  @RateLimit({ name: 'public', algorithm: 'sliding-window-log', limit: 10, window: '60s', key: 'ip' })
+  @RateLimit({
+    name: 'public',
+    algorithm: 'sliding-window-log',
+    limit: 10,
+    window: '60s',
+    key: 'ip',
+  })
   @Get('public')
   getPublic() {
     return { ok: true, route: 'public' };

@@ -11,7 +11,9 @@ import { PremiumAuthMiddleware } from './premium-auth.middleware.js';
 })
 export class ApiModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(PremiumAuthMiddleware).forRoutes({ path: 'api/premium', method: RequestMethod.GET });
+    consumer
+      .apply(PremiumAuthMiddleware)
+      .forRoutes({ path: 'api/premium', method: RequestMethod.GET });
     consumer.apply(KeyTierMiddleware).forRoutes({ path: 'api/shared', method: RequestMethod.GET });
   }
 }

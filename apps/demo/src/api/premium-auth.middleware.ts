@@ -18,7 +18,9 @@ export class PremiumAuthMiddleware implements NestMiddleware {
     const key = req.headers['x-api-key'];
     const tier = this.keys.tierOf(typeof key === 'string' ? key : undefined);
     if (tier === undefined) {
-      throw new UnauthorizedException(key === undefined ? 'Missing X-API-Key header' : 'Unknown API key');
+      throw new UnauthorizedException(
+        key === undefined ? 'Missing X-API-Key header' : 'Unknown API key',
+      );
     }
     req.tier = tier;
     next();

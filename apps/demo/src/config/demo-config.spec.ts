@@ -80,6 +80,8 @@ describe('loadDemoConfig', () => {
     ['ADMIN_TOKEN', { ADMIN_TOKEN: 'sixteen-chars-ok but-a-space' }],
     ['ADMIN_TOKEN', { ADMIN_TOKEN: ' s3cret-admin-token' }],
   ])('names %s when it is invalid', (variable, env) => {
-    expect(() => loadDemoConfig(env)).toThrow(new RegExp(`Invalid environment variable ${variable}:`));
+    expect(() => loadDemoConfig(env)).toThrow(
+      new RegExp(`Invalid environment variable ${variable}:`),
+    );
   });
 });

@@ -31,33 +31,49 @@ function parseTrustProxy(raw: string | undefined): boolean | number | string[] {
   if (value === undefined || value === '' || value === 'false') return false;
   if (value === 'true') return true;
   if (/^\d+$/.test(value)) return Number(value);
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const entry of list) {
     if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry)) {
-      throw new ConfigError('TRUST_PROXY', `"${entry}" is not an IP or CIDR (use false, true, a hop count or a CIDR list)`);
+      throw new ConfigError(
+        'TRUST_PROXY',
+        `"${entry}" is not an IP or CIDR (use false, true, a hop count or a CIDR list)`,
+      );
     }
   }
   return list;
 }
 
-function parseHostPorts(variable: string, raw: string | undefined): Array<{ host: string; port: number }> | undefined {
+function parseHostPorts(
+  variable: string,
+  raw: string | undefined,
+): Array<{ host: string; port: number }> | undefined {
   const value = raw?.trim();
   if (!value) return undefined;
   return value.split(',').map((node) => {
     const match = /^\s*([^:\s]+):(\d+)\s*$/.exec(node);
-    if (!match || Number(match[2]) > 65535) throw new ConfigError(variable, `"${node}" must be host:port`);
+    if (!match || Number(match[2]) > 65535)
+      throw new ConfigError(variable, `"${node}" must be host:port`);
     return { host: match[1], port: Number(match[2]) };
   });
 }
 
 function parseApiKeys(raw: string): Map<string, Tier> {
   const keys = new Map<string, Tier>();
-  for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const pair of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const at = pair.lastIndexOf(':');
     const key = pair.slice(0, at);
     const tier = pair.slice(at + 1);
     if (at <= 0 || !['free', 'pro', 'enterprise'].includes(tier)) {
-      throw new ConfigError('DEMO_API_KEYS', `"${pair}" must be key:tier with tier free, pro or enterprise`);
+      throw new ConfigError(
+        'DEMO_API_KEYS',
+        `"${pair}" must be key:tier with tier free, pro or enterprise`,
+      );
     }
     keys.set(key, tier as Tier);
   }
@@ -68,7 +84,10 @@ function parseApiKeys(raw: string): Map<string, Tier> {
 function parseAdminToken(raw: string | undefined): string | undefined {
   if (raw === undefined || raw === '') return undefined;
   if (raw.length < 16 || /\s/.test(raw)) {
-    throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters with no whitespace (or unset to disable /admin)');
+    throw new ConfigError(
+      'ADMIN_TOKEN',
+      'must be at least 16 characters with no whitespace (or unset to disable /admin)',
+    );
   }
   return raw;
 }
@@ -76,7 +95,8 @@ function parseAdminToken(raw: string | undefined): string | undefined {
 /** Reads the environment; throws naming the variable on bad input. */
 export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const port = Number(env.PORT ?? 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', 'must be a port number');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError('PORT', 'must be a port number');
   const httpAdapter = (env.HTTP_ADAPTER ?? 'express').toLowerCase();
   if (httpAdapter !== 'express' && httpAdapter !== 'fastify') {
     throw new ConfigError('HTTP_ADAPTER', 'must be express or fastify');

@@ -37,7 +37,11 @@ import {
 import type { ResolvedOptions } from '../rate-limit.options.js';
 import { RuleRegistry } from '../rules/rule-registry.service.js';
 import type { KeyCap } from '../runtime/config-codec.js';
-import { MAX_KEY_CAPS, MAX_LIST_ENTRIES, RuntimeConfig } from '../runtime/runtime-config.service.js';
+import {
+  MAX_KEY_CAPS,
+  MAX_LIST_ENTRIES,
+  RuntimeConfig,
+} from '../runtime/runtime-config.service.js';
 import { RateLimitStatusService } from '../stores/rate-limit-status.service.js';
 import type { BreakerState } from '../stores/resilient.store.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
@@ -97,7 +101,12 @@ export class RateLimitAdminController {
   async patchRule(@Param('name') name: string, @Body() body: PatchRuleDto): Promise<RuleView> {
     const rule = this.rule(name);
     const { limit, windowMs, mode, classes } = body;
-    if (limit === undefined && windowMs === undefined && mode === undefined && classes === undefined) {
+    if (
+      limit === undefined &&
+      windowMs === undefined &&
+      mode === undefined &&
+      classes === undefined
+    ) {
       throw new BadRequestException(EMPTY_PATCH);
     }
     if (limit !== undefined) checkCost(rule, limit);
@@ -158,7 +167,13 @@ export class RateLimitAdminController {
     this.identity(rule, raw);
     checkTier(rule, query.tier);
     const look = await this.persist(() => this.limiter.peek(rule, raw, { tier: query.tier }));
-    return { rule: name, key: raw, limit: look.limit, remaining: Math.max(0, look.remaining), resetAt: look.resetAtMs };
+    return {
+      rule: name,
+      key: raw,
+      limit: look.limit,
+      remaining: Math.max(0, look.remaining),
+      resetAt: look.resetAtMs,
+    };
   }
 
   /** Forgets the key's state: on Redis first, so a 503 means nothing was reset. */
@@ -210,7 +225,9 @@ export class RateLimitAdminController {
     const { store, breaker } = this.status.snapshot();
     const counts = Object.entries(await this.metrics.ruleStats());
     return {
-      rules: Object.fromEntries(counts.map(([name, c]) => [name, { ...c, topKeys: this.topKeys.top(name) }])),
+      rules: Object.fromEntries(
+        counts.map(([name, c]) => [name, { ...c, topKeys: this.topKeys.top(name) }]),
+      ),
       store: { mode: store, breaker },
       config: this.runtime.shared ? 'redis' : 'local',
     };
@@ -301,19 +318,26 @@ function checkTier(rule: RateLimitRule, tier: string | undefined): void {
     );
   }
   if (rule.tiers![tier] === 'exempt') {
-    throw new BadRequestException(`tier "${tier}" is exempt from rule "${rule.name}": nothing is tracked`);
+    throw new BadRequestException(
+      `tier "${tier}" is exempt from rule "${rule.name}": nothing is tracked`,
+    );
   }
 }
 
 /** New weights must name the rule's own classes, each a whole number from 1 to 1000. */
 function checkWeights(rule: RateLimitRule, classes: Record<string, number>): void {
   if (!rule.classes) {
-    throw new BadRequestException(`classes: rule "${rule.name}" has no classes (only weighted-token-bucket rules do)`);
+    throw new BadRequestException(
+      `classes: rule "${rule.name}" has no classes (only weighted-token-bucket rules do)`,
+    );
   }
-  if (Object.keys(classes).length === 0) throw new BadRequestException('classes must name at least one class');
+  if (Object.keys(classes).length === 0)
+    throw new BadRequestException('classes must name at least one class');
   for (const [cls, weight] of Object.entries(classes)) {
     if (!Object.hasOwn(rule.classes, cls)) {
-      throw new BadRequestException(`classes.${cls}: rule "${rule.name}" has no class "${cls}" (it has ${Object.keys(rule.classes).join(', ')})`);
+      throw new BadRequestException(
+        `classes.${cls}: rule "${rule.name}" has no class "${cls}" (it has ${Object.keys(rule.classes).join(', ')})`,
+      );
     }
     if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 1 || weight > 1000) {
       throw new BadRequestException(`classes.${cls} must be an integer between 1 and 1000`);

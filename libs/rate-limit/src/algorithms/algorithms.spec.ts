@@ -139,62 +139,76 @@ describe.each(ALGORITHM_NAMES)('%s on seeded random traffic', (algorithm) => {
   const at = (state: unknown, s: Scenario, cost: number, now: number) =>
     decide(state, { limit: s.limit, windowMs: s.windowMs, cost, now, leaseId: 'probe' });
 
-  it.each([false, true])('a denial names the first ms a retry is admitted (clock going back: %s)', (backwards) => {
-    const failures: string[] = [];
-    for (const seed of SEEDS) {
-      const s = scenario(seed, backwards);
-      walk(algorithm, s, ({ state, request, result, index }) => {
-        if (result.allowed || result.retryAfterMs < 0) return;
-        // A concurrency hint is capped: leases normally end before they expire.
-        if (algorithm === 'concurrency' && result.retryAfterMs >= CONCURRENCY_RETRY_MS) return;
-        const kept = after(state, result);
-        const retryAt = request.now + result.retryAfterMs;
-        const where = `seed ${seed} #${index}`;
-        if (!at(kept, s, request.cost, retryAt).allowed) failures.push(`${where}: denied at retry time`);
-        if (at(kept, s, request.cost, retryAt - 1).allowed) failures.push(`${where}: admitted 1 ms early`);
-      });
-    }
-    expect(failures).toEqual([]);
-  });
+  it.each([false, true])(
+    'a denial names the first ms a retry is admitted (clock going back: %s)',
+    (backwards) => {
+      const failures: string[] = [];
+      for (const seed of SEEDS) {
+        const s = scenario(seed, backwards);
+        walk(algorithm, s, ({ state, request, result, index }) => {
+          if (result.allowed || result.retryAfterMs < 0) return;
+          // A concurrency hint is capped: leases normally end before they expire.
+          if (algorithm === 'concurrency' && result.retryAfterMs >= CONCURRENCY_RETRY_MS) return;
+          const kept = after(state, result);
+          const retryAt = request.now + result.retryAfterMs;
+          const where = `seed ${seed} #${index}`;
+          if (!at(kept, s, request.cost, retryAt).allowed)
+            failures.push(`${where}: denied at retry time`);
+          if (at(kept, s, request.cost, retryAt - 1).allowed)
+            failures.push(`${where}: admitted 1 ms early`);
+        });
+      }
+      expect(failures).toEqual([]);
+    },
+  );
 
-  it.each([false, true])('at resetAtMs the full limit is admitted again (clock going back: %s)', (backwards) => {
-    const failures: string[] = [];
-    for (const seed of SEEDS) {
-      const s = scenario(seed, backwards);
-      walk(algorithm, s, ({ state, request, result, index }) => {
-        const kept = after(state, result);
-        if (result.resetAtMs < request.now) failures.push(`seed ${seed} #${index}: reset in the past`);
-        if (!at(kept, s, s.limit, result.resetAtMs).allowed) {
-          failures.push(`seed ${seed} #${index}: not reset at resetAtMs`);
-        }
-        // The counter's previous window may stop weighing before its reset; the others are exact.
-        if (algorithm !== 'sliding-window-counter' && result.remaining < s.limit) {
-          if (at(kept, s, s.limit, result.resetAtMs - 1).allowed) {
-            failures.push(`seed ${seed} #${index}: reset early`);
+  it.each([false, true])(
+    'at resetAtMs the full limit is admitted again (clock going back: %s)',
+    (backwards) => {
+      const failures: string[] = [];
+      for (const seed of SEEDS) {
+        const s = scenario(seed, backwards);
+        walk(algorithm, s, ({ state, request, result, index }) => {
+          const kept = after(state, result);
+          if (result.resetAtMs < request.now)
+            failures.push(`seed ${seed} #${index}: reset in the past`);
+          if (!at(kept, s, s.limit, result.resetAtMs).allowed) {
+            failures.push(`seed ${seed} #${index}: not reset at resetAtMs`);
           }
-        }
-      });
-    }
-    expect(failures).toEqual([]);
-  });
+          // The counter's previous window may stop weighing before its reset; the others are exact.
+          if (algorithm !== 'sliding-window-counter' && result.remaining < s.limit) {
+            if (at(kept, s, s.limit, result.resetAtMs - 1).allowed) {
+              failures.push(`seed ${seed} #${index}: reset early`);
+            }
+          }
+        });
+      }
+      expect(failures).toEqual([]);
+    },
+  );
 
-  it.each([false, true])('state past its TTL decides as no state at all (clock going back: %s)', (backwards) => {
-    const failures: string[] = [];
-    for (const seed of SEEDS) {
-      const s = scenario(seed, backwards);
-      walk(algorithm, s, ({ state, request, result, index }) => {
-        const kept = after(state, result);
-        const expiry = request.now + result.ttlMs;
-        for (const cost of [1, s.limit]) {
-          const withState = decision(at(kept, s, cost, expiry));
-          if (!isDeepStrictEqual(withState, decision(at(undefined, s, cost, expiry)))) {
-            failures.push(`seed ${seed} #${index}: state still matters after its TTL (cost ${cost})`);
+  it.each([false, true])(
+    'state past its TTL decides as no state at all (clock going back: %s)',
+    (backwards) => {
+      const failures: string[] = [];
+      for (const seed of SEEDS) {
+        const s = scenario(seed, backwards);
+        walk(algorithm, s, ({ state, request, result, index }) => {
+          const kept = after(state, result);
+          const expiry = request.now + result.ttlMs;
+          for (const cost of [1, s.limit]) {
+            const withState = decision(at(kept, s, cost, expiry));
+            if (!isDeepStrictEqual(withState, decision(at(undefined, s, cost, expiry)))) {
+              failures.push(
+                `seed ${seed} #${index}: state still matters after its TTL (cost ${cost})`,
+              );
+            }
           }
-        }
-      });
-    }
-    expect(failures).toEqual([]);
-  });
+        });
+      }
+      expect(failures).toEqual([]);
+    },
+  );
 
   it('never admits a cost above the limit, and a look (cost 0) never changes the state', () => {
     const failures: string[] = [];
@@ -275,7 +289,8 @@ describe('exact admission on seeded random traffic (clock only moving forward)',
     const failures = mismatches('concurrency', (s) => {
       const leases: number[] = [];
       return ({ now, cost }) => {
-        const fits = cost <= s.limit && leases.filter((expiry) => expiry > now).length + cost <= s.limit;
+        const fits =
+          cost <= s.limit && leases.filter((expiry) => expiry > now).length + cost <= s.limit;
         if (fits && cost > 0) leases.push(now + s.windowMs);
         return fits;
       };
@@ -312,7 +327,8 @@ describe('exact admission on seeded random traffic (clock only moving forward)',
           for (let j = i; j < list.length; j++) {
             sum += BigInt(list[j].cost);
             // sum <= limit + elapsed * limit / window, in sub-units to stay exact
-            const allowance = BigInt(s.limit * per) + BigInt(list[j].now - list[i].now) * BigInt(rate);
+            const allowance =
+              BigInt(s.limit * per) + BigInt(list[j].now - list[i].now) * BigInt(rate);
             if (sum * BigInt(per) > allowance) {
               failures.push(`seed ${seed}: ${sum} units admitted from #${i} to #${j}`);
             }
@@ -328,8 +344,10 @@ describe('exact admission on seeded random traffic (clock only moving forward)',
     for (const seed of SEEDS) {
       const s = scenario(seed, false);
       const bucket = JSON.stringify(admitted('token-bucket', s));
-      if (JSON.stringify(admitted('leaky-bucket', s)) !== bucket) failures.push(`seed ${seed}: leaky bucket differs`);
-      if (JSON.stringify(admitted('gcra', s)) !== bucket) failures.push(`seed ${seed}: GCRA differs`);
+      if (JSON.stringify(admitted('leaky-bucket', s)) !== bucket)
+        failures.push(`seed ${seed}: leaky bucket differs`);
+      if (JSON.stringify(admitted('gcra', s)) !== bucket)
+        failures.push(`seed ${seed}: GCRA differs`);
     }
     expect(failures).toEqual([]);
   });
@@ -342,7 +360,10 @@ describe('subUnits', () => {
     [1_000_000_000, 1_000, 1, 1_000_000],
     [1_000_000_000, DAYS_31, 1_674, 625],
     [7, 1, 1, 7],
-  ])('limit %d per %d ms: one unit is %d sub-units, %d refill per ms', (limit, windowMs, per, rate) => {
-    expect(subUnits(limit, windowMs)).toEqual({ per, rate });
-  });
+  ])(
+    'limit %d per %d ms: one unit is %d sub-units, %d refill per ms',
+    (limit, windowMs, per, rate) => {
+      expect(subUnits(limit, windowMs)).toEqual({ per, rate });
+    },
+  );
 });

@@ -19,7 +19,14 @@ export const fixedWindow: AlgorithmImpl<FixedWindowState> = {
     // A limit lowered below what was used leaves nothing, not a negative count.
     const left = (used: number) => Math.max(0, limit - used);
     if (cost > limit) {
-      return { allowed: false, remaining: left(count), resetAtMs, retryAfterMs: NEVER, next: { start, count }, ttlMs };
+      return {
+        allowed: false,
+        remaining: left(count),
+        resetAtMs,
+        retryAfterMs: NEVER,
+        next: { start, count },
+        ttlMs,
+      };
     }
     const allowed = count + cost <= limit;
     const used = allowed ? count + cost : count;

@@ -86,7 +86,11 @@ export const weightedTokenBucket: AlgorithmImpl<WeightedTokenBucketState> = {
       remaining: Math.floor((own[cls] + pool) / per),
       resetAtMs: ts + toFull,
       retryAfterMs:
-        cost > limit ? NEVER : allowed ? 0 : Math.max(1, ahead + Math.ceil((need - available) / (unitRate * weightOf))),
+        cost > limit
+          ? NEVER
+          : allowed
+            ? 0
+            : Math.max(1, ahead + Math.ceil((need - available) / (unitRate * weightOf))),
       next: cost === 0 ? state : { own, pool, per, ts },
       ttlMs: Math.max(1, ahead + toFull),
     };

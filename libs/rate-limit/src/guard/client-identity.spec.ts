@@ -52,7 +52,15 @@ describe('ClientIpResolver', () => {
       expect(resolver.resolve('10.0.0.1', '6.6.6.6, 203.0.113.7')).toBe('6.6.6.6');
     });
 
-    it.each(['1.2.3.4:5678', '[2001:db8::1]', '[2001:db8::1]:443', 'fe80::1%eth0', 'junk', '', '1.2.3.4 5.6.7.8'])(
+    it.each([
+      '1.2.3.4:5678',
+      '[2001:db8::1]',
+      '[2001:db8::1]:443',
+      'fe80::1%eth0',
+      'junk',
+      '',
+      '1.2.3.4 5.6.7.8',
+    ])(
       'never takes %j from X-Forwarded-For as a client (each port or junk would be a fresh budget)',
       (hop) => {
         expect(resolver.resolve('10.0.0.1', `${hop}, 203.0.113.7`)).toBe('203.0.113.7');
@@ -84,7 +92,9 @@ describe('ClientIpResolver', () => {
 
     it('answers the first untrusted address walking back from the socket', () => {
       expect(resolver.resolve('10.1.2.3', `${SPOOFED}, 203.0.113.7`)).toBe('203.0.113.7');
-      expect(resolver.resolve('10.1.2.3', `${SPOOFED}, 203.0.113.7, 192.0.2.1, 10.9.9.9`)).toBe('203.0.113.7');
+      expect(resolver.resolve('10.1.2.3', `${SPOOFED}, 203.0.113.7, 192.0.2.1, 10.9.9.9`)).toBe(
+        '203.0.113.7',
+      );
     });
 
     it('ignores X-Forwarded-For from a socket it does not trust', () => {
@@ -105,7 +115,9 @@ describe('ClientIpResolver', () => {
     });
 
     it.each(['10.0.0.0/33', '::/129', '10.0.0.0/8/8'])('refuses the CIDR %s', (entry) => {
-      expect(() => new ClientIpResolver([entry])).toThrow(`trustProxy: "${entry}" is not an IP address or CIDR`);
+      expect(() => new ClientIpResolver([entry])).toThrow(
+        `trustProxy: "${entry}" is not an IP address or CIDR`,
+      );
     });
 
     it('refuses a list entry that is not an address or CIDR', () => {

@@ -52,7 +52,7 @@ describe('rateLimitHeaders', () => {
       // Epoch seconds, rounded up: the rule is not reset before.
       'X-RateLimit-Reset': String(Math.ceil((NOW + 1_500) / 1000)),
       'RateLimit-Policy': '"writes";q=20;w=60, "writes-burst";q=5;w=10',
-      'RateLimit': '"writes";r=12;t=30, "writes-burst";r=4;t=2',
+      RateLimit: '"writes";r=12;t=30, "writes-burst";r=4;t=2',
     });
   });
 
@@ -69,7 +69,7 @@ describe('rateLimitHeaders', () => {
       'X-RateLimit-Remaining': '0',
       'X-RateLimit-Reset': String(Math.ceil((NOW - 5_000) / 1000)),
       'RateLimit-Policy': '"public";q=10;w=1',
-      'RateLimit': '"public";r=0;t=0',
+      RateLimit: '"public";r=0;t=0',
     });
   });
 

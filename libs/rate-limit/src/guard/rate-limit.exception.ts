@@ -8,7 +8,13 @@ export class RateLimitException extends HttpException {
     message: string,
   ) {
     super(
-      { statusCode: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', message, rule, retryAfter },
+      {
+        statusCode: HttpStatus.TOO_MANY_REQUESTS,
+        error: 'Too Many Requests',
+        message,
+        rule,
+        retryAfter,
+      },
       HttpStatus.TOO_MANY_REQUESTS,
     );
   }

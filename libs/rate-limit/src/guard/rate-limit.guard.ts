@@ -246,7 +246,13 @@ export class RateLimitGuard implements CanActivate {
     if (isPromise(cls)) return this.ruleRequestLater(rule, ctx, client, identity, tier, cls);
     const cost = typeof rule.cost === 'function' ? rule.cost(ctx, client) : rule.cost;
     if (isPromise(cost)) {
-      return cost.then((c) => ({ rule, identity, tier, cls, cost: this.checkedCost(rule, ctx, c) }));
+      return cost.then((c) => ({
+        rule,
+        identity,
+        tier,
+        cls,
+        cost: this.checkedCost(rule, ctx, c),
+      }));
     }
     return { rule, identity, tier, cls, cost: this.checkedCost(rule, ctx, cost) };
   }
@@ -267,7 +273,11 @@ export class RateLimitGuard implements CanActivate {
         : rule.tiers && rule.tier
           ? await rule.tier(ctx, client)
           : undefined;
-    const cls = pendingClass ? await pendingClass : rule.class ? await rule.class(ctx, client) : undefined;
+    const cls = pendingClass
+      ? await pendingClass
+      : rule.class
+        ? await rule.class(ctx, client)
+        : undefined;
     const cost = typeof rule.cost === 'function' ? await rule.cost(ctx, client) : rule.cost;
     return { rule, identity, tier, cls, cost: this.checkedCost(rule, ctx, cost) };
   }

@@ -38,7 +38,11 @@ export class RedisHealthIndicator {
     const client = this.holder.client;
     if (!client) return check.up({ mode: 'memory-only' as RedisMode });
     const mode: RedisMode =
-      client instanceof Cluster ? 'cluster' : client.options.sentinels?.length ? 'sentinel' : 'standalone';
+      client instanceof Cluster
+        ? 'cluster'
+        : client.options.sentinels?.length
+          ? 'sentinel'
+          : 'standalone';
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([

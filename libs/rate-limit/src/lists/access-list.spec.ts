@@ -35,7 +35,12 @@ describe('listEntry', () => {
 });
 
 describe('AccessList', () => {
-  const list = new AccessList(['ip=203.0.113.7', 'key=bad', 'ip=198.51.100.0/24', 'ip=2001:db8::/32']);
+  const list = new AccessList([
+    'ip=203.0.113.7',
+    'key=bad',
+    'ip=198.51.100.0/24',
+    'ip=2001:db8::/32',
+  ]);
 
   it('matches a client by exact IP, by API key and by subnet, naming the identity that matched', () => {
     expect(list.match({ ip: '203.0.113.7' })).toBe('ip=203.0.113.7');
@@ -50,7 +55,9 @@ describe('AccessList', () => {
   });
 
   it('matches an API key holding the escape characters as the entry written for it', () => {
-    expect(new AccessList([listEntry('50%|off')]).match({ ip: '192.0.2.1', apiKey: '50%|off' })).toBe('key=50%25%7Coff');
+    expect(
+      new AccessList([listEntry('50%|off')]).match({ ip: '192.0.2.1', apiKey: '50%|off' }),
+    ).toBe('key=50%25%7Coff');
   });
 
   it('matches nothing else', () => {

@@ -14,11 +14,15 @@ import type { ResolvedOptions } from '../rate-limit.options.js';
  */
 @Global()
 @Module({
-  providers: [RateLimitMetrics, DecisionRecorder, {
+  providers: [
+    RateLimitMetrics,
+    DecisionRecorder,
+    {
       provide: TopKeys,
       useFactory: (options: ResolvedOptions) => new TopKeys({ secret: options.logSecret }),
       inject: [RESOLVED_OPTIONS],
-    }],
+    },
+  ],
   exports: [RateLimitMetrics, TopKeys],
 })
 export class RateLimitMetricsModule {}

@@ -7,7 +7,13 @@ import type { BreakerState } from '../stores/resilient.store.js';
 /** How one rule judged one request, as counted by `rate_limit_decisions_total`. @publicApi */
 export type DecisionOutcome = 'allowed' | 'denied' | 'dry_run_denied' | 'bypassed' | 'blocked';
 
-const OUTCOMES: readonly DecisionOutcome[] = ['allowed', 'denied', 'dry_run_denied', 'bypassed', 'blocked'];
+const OUTCOMES: readonly DecisionOutcome[] = [
+  'allowed',
+  'denied',
+  'dry_run_denied',
+  'bypassed',
+  'blocked',
+];
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
@@ -143,7 +149,8 @@ export class RateLimitMetrics implements OnApplicationBootstrap {
   /** This instance's counts per rule (every known rule, zeros included). */
   async ruleStats(): Promise<Record<string, RuleStats>> {
     const stats: Record<string, RuleStats> = {};
-    for (const { rule } of this.rules.list()) stats[rule.name] = { allowed: 0, denied: 0, dryRunDenied: 0 };
+    for (const { rule } of this.rules.list())
+      stats[rule.name] = { allowed: 0, denied: 0, dryRunDenied: 0 };
     const field = { allowed: 'allowed', denied: 'denied', dry_run_denied: 'dryRunDenied' } as const;
     for (const { labels, value } of (await this.decisions.get()).values) {
       const name = field[labels.outcome as keyof typeof field];

@@ -23,7 +23,10 @@ describe('ruleOutcome', () => {
     [false, false, 'dry-run', 'dry_run_denied'],
     // Denied by another rule: this one neither admitted nor denied the request.
     [false, true, 'enforce', undefined],
-  ] as const)('request admitted=%s, rule allowed=%s in %s: %s', (admitted, allowed, mode, outcome) => {
-    expect(ruleOutcome(admitted, rule(allowed, mode))).toBe(outcome);
-  });
+  ] as const)(
+    'request admitted=%s, rule allowed=%s in %s: %s',
+    (admitted, allowed, mode, outcome) => {
+      expect(ruleOutcome(admitted, rule(allowed, mode))).toBe(outcome);
+    },
+  );
 });

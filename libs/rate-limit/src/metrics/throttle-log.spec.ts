@@ -18,7 +18,13 @@ describe('ThrottleLog', () => {
     const logger = new CapturingLogger();
     new ThrottleLog(logger, { secret: SECRET }).record('denied', 'public', 'ip=203.0.113.7', 12);
     expect(logger.lines).toEqual([
-      { event: 'rate_limit.throttled', outcome: 'denied', rule: 'public', key: keyHash(SECRET, 'ip=203.0.113.7'), retryAfter: 12 },
+      {
+        event: 'rate_limit.throttled',
+        outcome: 'denied',
+        rule: 'public',
+        key: keyHash(SECRET, 'ip=203.0.113.7'),
+        retryAfter: 12,
+      },
     ]);
     expect(logger.lines[0].key).toMatch(/^[0-9a-f]{16}$/);
     expect(JSON.stringify(logger.lines)).not.toContain('203.0.113.7');
@@ -41,7 +47,8 @@ describe('ThrottleLog', () => {
     let now = 1_000_000;
     const logger = new CapturingLogger();
     const log = new ThrottleLog(logger, { maxLines: 3, intervalMs: 1000, clock: () => now });
-    for (let i = 0; i < 10_000; i++) log.record('denied', 'public', `ip=10.0.${i >> 8}.${i & 255}`, 1);
+    for (let i = 0; i < 10_000; i++)
+      log.record('denied', 'public', `ip=10.0.${i >> 8}.${i & 255}`, 1);
     expect(logger.lines).toHaveLength(3);
     now += 999;
     log.record('blocked', '*', 'ip=10.9.9.9');
@@ -49,7 +56,11 @@ describe('ThrottleLog', () => {
     now += 1;
     log.record('dry_run_denied', 'writes', 'key=k', 5);
     expect(logger.lines).toHaveLength(4);
-    expect(logger.lines[3]).toMatchObject({ outcome: 'dry_run_denied', rule: 'writes', suppressed: 9_998 });
+    expect(logger.lines[3]).toMatchObject({
+      outcome: 'dry_run_denied',
+      rule: 'writes',
+      suppressed: 9_998,
+    });
     log.record('denied', 'writes', 'key=k', 5);
     expect(logger.lines[4].suppressed).toBeUndefined();
   });

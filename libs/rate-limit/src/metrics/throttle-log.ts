@@ -78,7 +78,12 @@ export class ThrottleLog {
     }
     this.written++;
     // Hashing only what is written keeps the cost of a flood to a counter increment.
-    const event: ThrottleEvent = { event: 'rate_limit.throttled', outcome, rule, key: keyHash(this.secret, identity) };
+    const event: ThrottleEvent = {
+      event: 'rate_limit.throttled',
+      outcome,
+      rule,
+      key: keyHash(this.secret, identity),
+    };
     if (retryAfter !== undefined) event.retryAfter = retryAfter;
     if (this.suppressed > 0) event.suppressed = this.suppressed;
     this.suppressed = 0;

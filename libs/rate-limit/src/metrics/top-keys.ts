@@ -67,7 +67,8 @@ export class TopKeys {
   record(rule: string, identity: string): void {
     const second = Math.floor(this.clock() / 1000);
     const bucket = this.bucket(rule, second);
-    const id = identity.length > MAX_IDENTITY_LENGTH ? HASHED + keyHash(this.secret, identity) : identity;
+    const id =
+      identity.length > MAX_IDENTITY_LENGTH ? HASHED + keyHash(this.secret, identity) : identity;
     const entry = bucket.entries.get(id);
     if (entry) {
       entry.count++;
@@ -105,7 +106,10 @@ export class TopKeys {
       .filter(([, denied]) => denied > 0)
       .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
       .slice(0, limit)
-      .map(([id, denied]) => ({ key: id.startsWith(HASHED) ? id.slice(1) : keyHash(this.secret, id), denied }));
+      .map(([id, denied]) => ({
+        key: id.startsWith(HASHED) ? id.slice(1) : keyHash(this.secret, id),
+        denied,
+      }));
   }
 
   private bucket(rule: string, second: number): Bucket {

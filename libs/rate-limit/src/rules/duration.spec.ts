@@ -46,6 +46,8 @@ describe('parseDuration', () => {
 
   it('refuses a string whose milliseconds are past the safe integers rather than rounding them', () => {
     const input = '999999999999d';
-    expect(() => parseDuration(input)).toThrow(new RangeError(`is too large, got ${JSON.stringify(input)}`));
+    expect(() => parseDuration(input)).toThrow(
+      new RangeError(`is too large, got ${JSON.stringify(input)}`),
+    );
   });
 });

@@ -15,7 +15,9 @@ export function parseDuration(value: number | string): number {
   }
   const match = typeof value === 'string' ? PATTERN.exec(value) : null;
   if (!match) {
-    throw new RangeError(`must be milliseconds or a string like '500ms', '10s', '1m', '1h', '1d', got ${JSON.stringify(value)}`);
+    throw new RangeError(
+      `must be milliseconds or a string like '500ms', '10s', '1m', '1h', '1d', got ${JSON.stringify(value)}`,
+    );
   }
   const ms = Number(match[1]) * UNITS[match[2]];
   if (ms <= 0) throw new RangeError(`must be positive, got ${JSON.stringify(value)}`);

@@ -36,7 +36,11 @@ export class RuleRegistry {
   add(rule: RateLimitRule, where: string, replacing = false): void {
     const existing = this.statics.get(rule.name);
     if (existing && !replacing && !sameRule(existing.rule, rule)) {
-      throw new RateLimitConfigError(DUPLICATE_RULE(rule.name, existing.where, where), where, 'name');
+      throw new RateLimitConfigError(
+        DUPLICATE_RULE(rule.name, existing.where, where),
+        where,
+        'name',
+      );
     }
     if (!existing) this.statics.set(rule.name, { rule, where });
   }
@@ -66,7 +70,9 @@ export class RuleRegistry {
   rulesInForce(handler: Function): readonly RateLimitRule[] {
     let rules = this.inForce.get(handler);
     if (rules === undefined) {
-      rules = Object.freeze((this.byHandler.get(handler) ?? this.defaults).map((r) => this.apply(r)));
+      rules = Object.freeze(
+        (this.byHandler.get(handler) ?? this.defaults).map((r) => this.apply(r)),
+      );
       this.inForce.set(handler, rules);
     }
     return rules;

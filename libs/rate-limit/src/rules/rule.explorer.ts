@@ -17,7 +17,9 @@ function hasRules(wrapper: { metatype?: unknown; instance?: unknown }): boolean 
   const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
   return Object.getOwnPropertyNames(prototype).some((name) => {
     const method = Object.getOwnPropertyDescriptor(prototype, name)?.value;
-    return typeof method === 'function' && Reflect.getMetadata(RATE_LIMIT_RULES, method) !== undefined;
+    return (
+      typeof method === 'function' && Reflect.getMetadata(RATE_LIMIT_RULES, method) !== undefined
+    );
   });
 }
 
@@ -82,7 +84,9 @@ export class RuleExplorer implements OnModuleInit {
       const controller = metatype.name;
       const classSkip = Reflect.getMetadata(SKIP_RATE_LIMIT, metatype) === true;
       const classInputs: RuleInput[] = Reflect.getMetadata(RATE_LIMIT_RULES, metatype) ?? [];
-      const classRules = classInputs.map((input, i) => validateRule(input, controller, nth(controller, i)));
+      const classRules = classInputs.map((input, i) =>
+        validateRule(input, controller, nth(controller, i)),
+      );
       const prototype = Object.getPrototypeOf(instance);
       for (const method of this.scanner.getAllMethodNames(prototype)) {
         const handler = prototype[method];
@@ -97,9 +101,11 @@ export class RuleExplorer implements OnModuleInit {
         }
         if (classSkip || Reflect.getMetadata(SKIP_RATE_LIMIT, handler) === true) continue;
         const merged = new Map<string, (typeof handlerRules)[number]>();
-        for (const rule of [...defaults, ...classRules, ...handlerRules]) merged.set(rule.name, rule);
+        for (const rule of [...defaults, ...classRules, ...handlerRules])
+          merged.set(rule.name, rule);
         const classNames = new Set(classRules.map((r) => r.name));
-        for (const rule of classRules) this.registry.add(rule, controller, defaultNames.has(rule.name));
+        for (const rule of classRules)
+          this.registry.add(rule, controller, defaultNames.has(rule.name));
         for (const rule of handlerRules) {
           this.registry.add(rule, where, classNames.has(rule.name) || defaultNames.has(rule.name));
         }
@@ -114,9 +120,11 @@ export class RuleExplorer implements OnModuleInit {
    * rules of one handler must therefore share their `key`.
    */
   private checkOneSlot(where: string, rules: RateLimitRule[]): void {
-    const keyOf = (rule: RateLimitRule) => (typeof rule.key === 'function' ? rule.key : JSON.stringify(rule.key));
+    const keyOf = (rule: RateLimitRule) =>
+      typeof rule.key === 'function' ? rule.key : JSON.stringify(rule.key);
     if (new Set(rules.map(keyOf)).size > 1) {
-      const why = 'must be the same for every rule of a handler on Redis Cluster (one atomic script, one slot)';
+      const why =
+        'must be the same for every rule of a handler on Redis Cluster (one atomic script, one slot)';
       throw new RateLimitConfigError(INVALID_RULE(where, 'key', why), where, 'key');
     }
   }

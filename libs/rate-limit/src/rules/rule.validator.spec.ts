@@ -38,7 +38,7 @@ describe('validateRule', () => {
     expect(Object.isFrozen(rule)).toBe(true);
   });
 
-  it('copies what it keeps, leaving the caller\'s objects alone', () => {
+  it("copies what it keeps, leaving the caller's objects alone", () => {
     const tiers = { free: 100, enterprise: 'exempt' as const };
     const key = ['api-key', 'ip'] as ['api-key', 'ip'];
     const rule = validate({ tiers, key, tier: () => 'free', name: 'premium' });

@@ -8,9 +8,13 @@ import { parseDuration } from './duration.js';
 const KEY_SOURCES: readonly KeySource[] = ['ip', 'api-key', 'user', 'route', 'global'];
 
 /** @internal An integer within bounds, or a reason it is not. */
-export function checkInteger(value: unknown, bounds: { min: number; max: number }): string | undefined {
+export function checkInteger(
+  value: unknown,
+  bounds: { min: number; max: number },
+): string | undefined {
   if (typeof value !== 'number' || !Number.isInteger(value)) return 'must be an integer';
-  if (value < bounds.min || value > bounds.max) return `must be between ${bounds.min} and ${bounds.max}`;
+  if (value < bounds.min || value > bounds.max)
+    return `must be between ${bounds.min} and ${bounds.max}`;
   return undefined;
 }
 
@@ -22,32 +26,46 @@ const CLASS_NAME = /^[A-Za-z0-9_-]{1,32}$/;
  * A weighted bucket's classes: valid names and weights, and counts small enough to be exact (the
  * script counts in sub-units: limit x total weight x window / gcd(limit, window) below 2^53).
  */
-function validateClasses(input: RuleInput, windowMs: number, fail: (field: string, why: string) => never): void {
+function validateClasses(
+  input: RuleInput,
+  windowMs: number,
+  fail: (field: string, why: string) => never,
+): void {
   const weighted = input.algorithm === 'weighted-token-bucket';
   if (!weighted) {
-    if (input.classes !== undefined) fail('classes', 'is only for the weighted-token-bucket algorithm');
+    if (input.classes !== undefined)
+      fail('classes', 'is only for the weighted-token-bucket algorithm');
     if (input.class !== undefined) fail('class', 'is only for the weighted-token-bucket algorithm');
     return;
   }
   const classes = input.classes;
-  if (classes === undefined || classes === null || typeof classes !== 'object' || Object.keys(classes).length === 0) {
+  if (
+    classes === undefined ||
+    classes === null ||
+    typeof classes !== 'object' ||
+    Object.keys(classes).length === 0
+  ) {
     fail('classes', 'must name at least one class and its weight, e.g. { high: 3, low: 1 }');
   }
   let total = 0;
   for (const [name, weight] of Object.entries(classes!)) {
-    if (!CLASS_NAME.test(name)) fail(`classes.${name}`, 'must be named with 1 to 32 of A-Z a-z 0-9 _ -');
+    if (!CLASS_NAME.test(name))
+      fail(`classes.${name}`, 'must be named with 1 to 32 of A-Z a-z 0-9 _ -');
     const problem = checkInteger(weight, { min: 1, max: 1000 });
     if (problem) fail(`classes.${name}`, problem);
     total += weight;
   }
   if (Object.keys(classes!).length > 1 && typeof input.class !== 'function') {
-    fail('class', 'must be a function naming the caller\'s class when there are several classes');
+    fail('class', "must be a function naming the caller's class when there are several classes");
   }
   let a = input.limit;
   let b = windowMs;
   while (b > 0) [a, b] = [b, a % b];
   if ((input.limit * total * windowMs) / a > Number.MAX_SAFE_INTEGER) {
-    fail('classes', 'limit x total weight x window is too large to count exactly: lower one of them');
+    fail(
+      'classes',
+      'limit x total weight x window is too large to count exactly: lower one of them',
+    );
   }
 }
 
@@ -67,7 +85,10 @@ export function validateRule(input: RuleInput, where: string, defaultName: strin
     fail('name', `must be 1 to 128 of A-Z a-z 0-9 . _ : -; got ${JSON.stringify(name)}`);
   }
   if (!ALGORITHM_NAMES.includes(input.algorithm)) {
-    fail('algorithm', `must be one of ${ALGORITHM_NAMES.join(', ')}; got ${JSON.stringify(input.algorithm)}`);
+    fail(
+      'algorithm',
+      `must be one of ${ALGORITHM_NAMES.join(', ')}; got ${JSON.stringify(input.algorithm)}`,
+    );
   }
   const limitProblem = checkInteger(input.limit, BOUNDS.limit);
   if (limitProblem) fail('limit', limitProblem.replace('an integer', 'a positive integer'));
@@ -84,22 +105,36 @@ export function validateRule(input: RuleInput, where: string, defaultName: strin
     typeof key === 'function' ||
     (typeof key === 'string' && KEY_SOURCES.includes(key)) ||
     (Array.isArray(key) && key.length > 0 && key.every((k) => KEY_SOURCES.includes(k)));
-  if (!keyOk) fail('key', `must be one of ${KEY_SOURCES.join(', ')}, a non-empty list of them, or a function`);
+  if (!keyOk)
+    fail(
+      'key',
+      `must be one of ${KEY_SOURCES.join(', ')}, a non-empty list of them, or a function`,
+    );
   const cost = input.cost ?? 1;
   if (typeof cost !== 'function') {
     const costProblem = checkInteger(cost, BOUNDS.cost);
     if (costProblem) fail('cost', costProblem);
-    if (cost > input.limit) fail('cost', `(${cost}) exceeds the limit (${input.limit}): no request could ever be admitted`);
+    if (cost > input.limit)
+      fail(
+        'cost',
+        `(${cost}) exceeds the limit (${input.limit}): no request could ever be admitted`,
+      );
   }
-  if (input.algorithm === 'concurrency' && cost !== 1) fail('cost', 'must be 1 for the concurrency algorithm');
+  if (input.algorithm === 'concurrency' && cost !== 1)
+    fail('cost', 'must be 1 for the concurrency algorithm');
   if (input.tiers !== undefined) {
-    if (input.tiers === null || typeof input.tiers !== 'object') fail('tiers', 'must be an object of tier -> limit');
+    if (input.tiers === null || typeof input.tiers !== 'object')
+      fail('tiers', 'must be an object of tier -> limit');
     for (const [tier, value] of Object.entries(input.tiers)) {
       if (value !== 'exempt' && checkInteger(value, BOUNDS.limit)) {
-        fail(`tiers.${tier}`, `must be 'exempt' or an integer between ${BOUNDS.limit.min} and ${BOUNDS.limit.max}`);
+        fail(
+          `tiers.${tier}`,
+          `must be 'exempt' or an integer between ${BOUNDS.limit.min} and ${BOUNDS.limit.max}`,
+        );
       }
     }
-    if (typeof input.tier !== 'function') fail('tier', 'must be a function naming the caller\'s tier when "tiers" is set');
+    if (typeof input.tier !== 'function')
+      fail('tier', 'must be a function naming the caller\'s tier when "tiers" is set');
   } else if (input.tier !== undefined) {
     fail('tiers', 'must be set when "tier" is');
   }
@@ -144,11 +179,13 @@ function validatePolicies(
   };
   const out: Pick<RateLimitRule, 'blockMs' | 'maxDelayMs' | 'count'> = {};
   if (input.blockDuration !== undefined) {
-    if (input.algorithm === 'concurrency') fail('blockDuration', 'cannot be used with the concurrency algorithm');
+    if (input.algorithm === 'concurrency')
+      fail('blockDuration', 'cannot be used with the concurrency algorithm');
     out.blockMs = duration('blockDuration', BOUNDS.windowMs.max);
   }
   if (input.maxDelay !== undefined) {
-    if (!SHAPED.includes(input.algorithm)) fail('maxDelay', `is for ${SHAPED.join(' and ')} rules only`);
+    if (!SHAPED.includes(input.algorithm))
+      fail('maxDelay', `is for ${SHAPED.join(' and ')} rules only`);
     out.maxDelayMs = duration('maxDelay', BOUNDS.windowMs.max);
     // The queue is counted in the algorithm's integer sub-units: it must stay exact.
     const { per, rate } = subUnits(input.limit, parseDuration(input.window));
@@ -161,7 +198,8 @@ function validatePolicies(
     if (count !== 'failures' && count !== 'successes' && typeof count !== 'function') {
       fail('count', "must be 'all', 'failures', 'successes' or a function of the status code");
     }
-    if (NO_REFUND.includes(input.algorithm)) fail('count', `cannot be used with the ${input.algorithm} algorithm: it has no refund`);
+    if (NO_REFUND.includes(input.algorithm))
+      fail('count', `cannot be used with the ${input.algorithm} algorithm: it has no refund`);
     out.count = count;
   }
   return out;
@@ -182,6 +220,8 @@ export function sameRule(a: RateLimitRule, b: RateLimitRule): boolean {
     JSON.stringify(a.tiers) === JSON.stringify(b.tiers) &&
     JSON.stringify(a.classes) === JSON.stringify(b.classes) &&
     a.class === b.class &&
-    (typeof a.key === 'function' ? a.key === b.key : JSON.stringify(a.key) === JSON.stringify(b.key))
+    (typeof a.key === 'function'
+      ? a.key === b.key
+      : JSON.stringify(a.key) === JSON.stringify(b.key))
   );
 }

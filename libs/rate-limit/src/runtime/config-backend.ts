@@ -39,7 +39,9 @@ export function configKeys(prefix: string) {
 /** Without Redis: the configuration of this one instance. @internal */
 export class MemoryConfigBackend implements ConfigBackend {
   readonly shared = false;
-  private readonly hashes = new Map<ConfigConcern, Map<string, string>>(CONCERNS.map((c) => [c, new Map()]));
+  private readonly hashes = new Map<ConfigConcern, Map<string, string>>(
+    CONCERNS.map((c) => [c, new Map()]),
+  );
   private readonly stamps = new Map<ConfigConcern, string>();
 
   async read(concern: ConfigConcern): Promise<ConfigRead> {
@@ -82,7 +84,10 @@ export class RedisConfigBackend implements ConfigBackend {
   }
 
   async read(concern: ConfigConcern): Promise<ConfigRead> {
-    const tx = this.client.multi().hgetall(this.keys.concern(concern)).hget(this.keys.version, concern);
+    const tx = this.client
+      .multi()
+      .hgetall(this.keys.concern(concern))
+      .hget(this.keys.version, concern);
     const [fields, version] = unwrap(await tx.exec()) as [Fields, string | null];
     return { fields, version };
   }

@@ -39,8 +39,12 @@ function decodeWeights(value: string): Record<string, number> | undefined {
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
   const entries = Object.entries(parsed as Record<string, unknown>);
-  const ok = entries.every(([name, w]) => CLASS_NAME.test(name) && !checkInteger(w, { min: 1, max: 1000 }));
-  return ok && entries.length > 0 ? Object.fromEntries(entries) as Record<string, number> : undefined;
+  const ok = entries.every(
+    ([name, w]) => CLASS_NAME.test(name) && !checkInteger(w, { min: 1, max: 1000 }),
+  );
+  return ok && entries.length > 0
+    ? (Object.fromEntries(entries) as Record<string, number>)
+    : undefined;
 }
 const MODES: readonly RuleMode[] = ['enforce', 'dry-run'];
 
@@ -102,7 +106,10 @@ export const capField = (rule: string, identity: string): string => `${rule} ${i
 export const encodeKeyCap = (cap: KeyCap): string => JSON.stringify(cap);
 
 /** Caps by `capField`; unusable values are left out and reported through `invalid`. @internal */
-export function decodeKeyCaps(fields: Fields, invalid: (field: string) => void): Map<string, KeyCap> {
+export function decodeKeyCaps(
+  fields: Fields,
+  invalid: (field: string) => void,
+): Map<string, KeyCap> {
   const caps = new Map<string, KeyCap>();
   for (const [field, value] of Object.entries(fields)) {
     let cap: KeyCap | undefined;

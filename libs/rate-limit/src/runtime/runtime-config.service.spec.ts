@@ -84,10 +84,16 @@ describe('RuntimeConfig (no Redis)', () => {
     await config.addToList('allow', 'key=vip');
     await config.addToList('block', 'key=vip');
     expect(config.access({ ip: '203.0.113.7' })).toEqual({ list: 'allow', id: 'ip=203.0.113.7' });
-    expect(config.access({ ip: '203.0.113.7', apiKey: 'vip' })).toEqual({ list: 'block', id: 'key=vip' });
+    expect(config.access({ ip: '203.0.113.7', apiKey: 'vip' })).toEqual({
+      list: 'block',
+      id: 'key=vip',
+    });
     expect(config.access({ ip: '203.0.113.8' })).toBeUndefined();
     expect(config.lists()).toEqual({ allow: ['ip=203.0.113.7', 'key=vip'], block: ['key=vip'] });
     await config.removeFromList('block', 'key=vip');
-    expect(config.access({ ip: '203.0.113.9', apiKey: 'vip' })).toEqual({ list: 'allow', id: 'key=vip' });
+    expect(config.access({ ip: '203.0.113.9', apiKey: 'vip' })).toEqual({
+      list: 'allow',
+      id: 'key=vip',
+    });
   });
 });

@@ -202,7 +202,10 @@ export class RuntimeConfig implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       const versions = await this.backend.versions();
       for (const concern of CONCERNS) {
-        if (!this.versions.has(concern) || this.versions.get(concern) !== (versions[concern] ?? null)) {
+        if (
+          !this.versions.has(concern) ||
+          this.versions.get(concern) !== (versions[concern] ?? null)
+        ) {
           await this.reload(concern);
         }
       }

@@ -2,7 +2,12 @@ import type { Algorithm } from '../interfaces/index.js';
 import { DenyCache } from './deny-cache.js';
 import type { RuleCall, StoreResult } from './rate-limit.store.js';
 
-const call = (key: string, algorithm: Algorithm = 'fixed-window', cost = 1, enforce = true): RuleCall => ({
+const call = (
+  key: string,
+  algorithm: Algorithm = 'fixed-window',
+  cost = 1,
+  enforce = true,
+): RuleCall => ({
   key,
   algorithm,
   limit: 10,
@@ -18,7 +23,8 @@ const denied = (retryAfterMs: number, now = 1_000_000): StoreResult => ({
 
 describe('DenyCache', () => {
   let time: number;
-  const build = (options: { maxEntries?: number } = {}) => new DenyCache({ clock: () => time, ...options });
+  const build = (options: { maxEntries?: number } = {}) =>
+    new DenyCache({ clock: () => time, ...options });
   beforeEach(() => (time = 5_000));
 
   it('answers the same calls as denied until the retry time, with the times moved on', () => {
@@ -40,7 +46,10 @@ describe('DenyCache', () => {
     cache.remember([call('c', 'concurrency')], denied(30_000));
     cache.remember([call('a'), call('c', 'concurrency')], {
       now: 0,
-      outcomes: [...denied(30_000).outcomes, { allowed: true, remaining: 1, resetAtMs: 0, retryAfterMs: 0 }],
+      outcomes: [
+        ...denied(30_000).outcomes,
+        { allowed: true, remaining: 1, resetAtMs: 0, retryAfterMs: 0 },
+      ],
     });
     expect(cache.size).toBe(0);
   });
@@ -56,7 +65,10 @@ describe('DenyCache', () => {
 
   it('keeps neither allowed answers, dry-run denials, costs above the limit, nor denials too short to matter', () => {
     const cache = build();
-    cache.remember([call('a')], { now: 0, outcomes: [{ allowed: true, remaining: 3, resetAtMs: 0, retryAfterMs: 0 }] });
+    cache.remember([call('a')], {
+      now: 0,
+      outcomes: [{ allowed: true, remaining: 3, resetAtMs: 0, retryAfterMs: 0 }],
+    });
     cache.remember([call('b', 'fixed-window', 1, false)], denied(30_000));
     cache.remember([call('c')], denied(-1));
     cache.remember([call('d')], denied(10));

@@ -1,4 +1,12 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -26,7 +34,8 @@ describe('Lua scripts', () => {
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'consume.lua'), 'return 1');
     };
-    const moduleIn = (...parts: string[]) => pathToFileURL(join(root, ...parts, 'lua-scripts.js')).href;
+    const moduleIn = (...parts: string[]) =>
+      pathToFileURL(join(root, ...parts, 'lua-scripts.js')).href;
     beforeEach(() => {
       root = mkdtempSync(join(tmpdir(), 'rl-layout-'));
     });
@@ -35,7 +44,9 @@ describe('Lua scripts', () => {
     it('takes the lua/ of the installed package, beside dist/, before any folder above it', () => {
       consume(join(root, 'lua'));
       consume(join(root, 'node_modules/pkg/lua'));
-      expect(findLuaDir(undefined, moduleIn('node_modules/pkg/dist/stores'))).toBe(join(root, 'node_modules/pkg/lua'));
+      expect(findLuaDir(undefined, moduleIn('node_modules/pkg/dist/stores'))).toBe(
+        join(root, 'node_modules/pkg/lua'),
+      );
     });
 
     it('walks up from the package when compiled without a copy (the demo built in this repository)', () => {
@@ -52,7 +63,9 @@ describe('Lua scripts', () => {
     it('lets the luaDir option win over the package copy', () => {
       consume(join(root, 'custom'));
       consume(join(root, 'node_modules/pkg/lua'));
-      expect(findLuaDir(join(root, 'custom'), moduleIn('node_modules/pkg/dist/stores'))).toBe(join(root, 'custom'));
+      expect(findLuaDir(join(root, 'custom'), moduleIn('node_modules/pkg/dist/stores'))).toBe(
+        join(root, 'custom'),
+      );
     });
 
     it('names every folder it searched when none holds consume.lua', () => {
@@ -112,7 +125,10 @@ describe('Lua scripts', () => {
       expect({ file, reads }).toEqual({ file, reads: [] });
     }
     for (const file of algorithmFiles) {
-      expect({ file, reads: code(read(`algorithms/${file}`)).match(/\b(KEYS|ARGV)\b/g) ?? [] }).toEqual({
+      expect({
+        file,
+        reads: code(read(`algorithms/${file}`)).match(/\b(KEYS|ARGV)\b/g) ?? [],
+      }).toEqual({
         file,
         reads: [],
       });
@@ -120,7 +136,10 @@ describe('Lua scripts', () => {
   });
 
   it('opens every file with a header documenting its input and output', () => {
-    const files = [...LUA_MANIFEST.map((m) => m.file), ...algorithmFiles.map((f) => `algorithms/${f}`)];
+    const files = [
+      ...LUA_MANIFEST.map((m) => m.file),
+      ...algorithmFiles.map((f) => `algorithms/${f}`),
+    ];
     for (const file of files) {
       const header = /^--\[\[[\s\S]*Input:[\s\S]*Output:[\s\S]*?\]\]/.test(read(file));
       expect({ file, header }).toEqual({ file, header: true });

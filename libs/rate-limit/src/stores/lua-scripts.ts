@@ -65,7 +65,8 @@ export function findLuaDir(explicit?: string, moduleUrl: string = import.meta.ur
     searched.push(candidate);
     if (existsSync(join(candidate, 'consume.lua'))) return candidate;
     const parent = dirname(dir);
-    if (parent === dir) throw new RateLimitConfigError(LUA_NOT_FOUND(searched), 'options', 'luaDir');
+    if (parent === dir)
+      throw new RateLimitConfigError(LUA_NOT_FOUND(searched), 'options', 'luaDir');
     dir = parent;
   }
 }

@@ -118,7 +118,9 @@ describe('MemoryStore', () => {
       await store.consume([call('blocker')]);
       const bucket = call('bucket', { algorithm: 'token-bucket', limit: 5 });
       const result = await store.consume([bucket, call('blocker')]);
-      expect(result.outcomes.map(({ allowed: a, remaining }) => ({ allowed: a, remaining }))).toEqual([
+      expect(
+        result.outcomes.map(({ allowed: a, remaining }) => ({ allowed: a, remaining })),
+      ).toEqual([
         { allowed: true, remaining: 5 },
         { allowed: false, remaining: 0 },
       ]);
@@ -126,8 +128,8 @@ describe('MemoryStore', () => {
     });
 
     it('charges every rule when all admit', async () => {
-      const rules = (['fixed-window', 'sliding-window-log', 'gcra'] as Algorithm[]).map((algorithm) =>
-        call(algorithm, { algorithm, limit: 3 }),
+      const rules = (['fixed-window', 'sliding-window-log', 'gcra'] as Algorithm[]).map(
+        (algorithm) => call(algorithm, { algorithm, limit: 3 }),
       );
       await store.consume(rules);
       expect((await store.peek(rules)).outcomes.map((o) => o.remaining)).toEqual([2, 2, 2]);
@@ -169,7 +171,8 @@ describe('MemoryStore', () => {
   });
 
   it('frees a concurrency slot when its lease is released', async () => {
-    const lease = (leaseId: string) => call('in-flight', { algorithm: 'concurrency', limit: 1, leaseId });
+    const lease = (leaseId: string) =>
+      call('in-flight', { algorithm: 'concurrency', limit: 1, leaseId });
     expect(await allowed([lease('first')])).toEqual([true]);
     expect(await allowed([lease('second')])).toEqual([false]);
     await store.release('in-flight', 'first');

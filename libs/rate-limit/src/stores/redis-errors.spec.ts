@@ -9,12 +9,14 @@ describe('classifyRedisError', () => {
     'ERR user_script:12: weighted-token-bucket: unknown class nil',
     'NOSCRIPT No matching script',
     'MOVED 3999 127.0.0.1:6381',
-  ])('treats %j as that call\'s problem', (message) => {
+  ])("treats %j as that call's problem", (message) => {
     expect(classifyRedisError(reply(message))).toBe('command');
   });
 
-  it('treats a slot that kept redirecting as that slot\'s problem', () => {
-    expect(classifyRedisError(new Error('Too many Cluster redirections. Last error: Error: ASK 12 x'))).toBe('command');
+  it("treats a slot that kept redirecting as that slot's problem", () => {
+    expect(
+      classifyRedisError(new Error('Too many Cluster redirections. Last error: Error: ASK 12 x')),
+    ).toBe('command');
   });
 
   it.each([
@@ -34,7 +36,9 @@ describe('classifyRedisError', () => {
   });
 
   it('recognizes a Redis out of memory', () => {
-    expect(isOutOfMemory(reply("OOM command not allowed when used memory > 'maxmemory'."))).toBe(true);
+    expect(isOutOfMemory(reply("OOM command not allowed when used memory > 'maxmemory'."))).toBe(
+      true,
+    );
     expect(isOutOfMemory(reply('ERR other'))).toBe(false);
   });
 });

@@ -50,15 +50,21 @@ describe('safeId', () => {
 
 describe('stateKey', () => {
   it('keys each algorithm apart, so a rule whose algorithm changed starts fresh', () => {
-    expect(stateKey('rl', 'public', 'fixed-window', 'a')).not.toBe(stateKey('rl', 'public', 'token-bucket', 'a'));
+    expect(stateKey('rl', 'public', 'fixed-window', 'a')).not.toBe(
+      stateKey('rl', 'public', 'token-bucket', 'a'),
+    );
   });
 
   it('is <prefix>:<rule>:{<identity>}', () => {
-    expect(stateKey('rl', 'public', 'sliding-window-log', '203.0.113.7')).toBe('rl:public:swl:{203.0.113.7}');
+    expect(stateKey('rl', 'public', 'sliding-window-log', '203.0.113.7')).toBe(
+      'rl:public:swl:{203.0.113.7}',
+    );
   });
 
   it('hashes on the identity, so the rules of one request share a slot', () => {
-    const keys = ['public', 'writes', 'writes-burst'].map((rule) => stateKey('rl', rule, 'fixed-window', 'demo-pro'));
+    const keys = ['public', 'writes', 'writes-burst'].map((rule) =>
+      stateKey('rl', rule, 'fixed-window', 'demo-pro'),
+    );
     expect(keys.map(hashTag)).toEqual(['demo-pro', 'demo-pro', 'demo-pro']);
   });
 
@@ -75,6 +81,8 @@ describe('stateKey', () => {
   });
 
   it('hashes a long rule name too', () => {
-    expect(stateKey('rl', 'r'.repeat(65), 'token-bucket', 'alice')).toBe(`rl:${safeId('r'.repeat(65))}:tb:{alice}`);
+    expect(stateKey('rl', 'r'.repeat(65), 'token-bucket', 'alice')).toBe(
+      `rl:${safeId('r'.repeat(65))}:tb:{alice}`,
+    );
   });
 });

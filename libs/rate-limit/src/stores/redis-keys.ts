@@ -37,7 +37,6 @@ export function safeId(id: string): string {
   return `#${createHash('sha256').update(id).digest('base64url')}`;
 }
 
-
 /**
  * `<prefix>:<rule>:<algorithm tag>:{<id>}`, e.g. `rl:public:swl:{ip=203.0.113.7}`. The hash tag
  * is the identity, so the rules of one request that share a key land in one cluster slot and one

@@ -65,8 +65,10 @@ class FakeRedis implements GuardedStore {
   }
 
   private async answer<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.health === 'down') throw new Error('Stream isn\'t writeable and enableOfflineQueue options is false');
-    if (this.health === 'oom') throw new ReplyError("OOM command not allowed when used memory > 'maxmemory'.");
+    if (this.health === 'down')
+      throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
+    if (this.health === 'oom')
+      throw new ReplyError("OOM command not allowed when used memory > 'maxmemory'.");
     if (this.health === 'stalled') await wait(this.stallMs);
     return fn();
   }
@@ -92,12 +94,18 @@ const call = (key: string, limit = 10, cost = 1): RuleCall => ({
 describe('ResilientStore', () => {
   beforeAll(() => Logger.overrideLogger(false));
   // The breaker's timeouts, reset timer and the probes all run on the fake clock.
-  beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] }));
+  beforeEach(() =>
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] }),
+  );
   const sleep = (ms: number) => jest.advanceTimersByTimeAsync(ms);
 
   const stores: Array<{ store: ResilientStore; memory: MemoryStore }> = [];
 
-  function build(failureMode: FailureMode = 'memory', breaker: Partial<BreakerOptions> = {}, fallbackDivisor = 1) {
+  function build(
+    failureMode: FailureMode = 'memory',
+    breaker: Partial<BreakerOptions> = {},
+    fallbackDivisor = 1,
+  ) {
     const redis = new FakeRedis();
     const memory = new MemoryStore({ sweepIntervalMs: 0 });
     const store = new ResilientStore(redis, memory, {
@@ -136,7 +144,9 @@ describe('ResilientStore', () => {
     expect(store.kind).toBe('redis');
     expect(store.degraded).toBe(false);
     expect(store.state).toBe('closed');
-    expect(seen).toEqual([{ event: 'decision', payload: { source: 'redis', durationMs: expect.any(Number) } }]);
+    expect(seen).toEqual([
+      { event: 'decision', payload: { source: 'redis', durationMs: expect.any(Number) } },
+    ]);
   });
 
   it('decides in memory while Redis is down, limits divided by fallbackDivisor; opens after volumeThreshold calls', async () => {
@@ -144,7 +154,8 @@ describe('ResilientStore', () => {
     const seen = record(store);
     redis.health = 'down';
     const allowed: boolean[] = [];
-    for (let i = 0; i < 6; i++) allowed.push((await store.consume([call('k', 10)])).outcomes[0].allowed);
+    for (let i = 0; i < 6; i++)
+      allowed.push((await store.consume([call('k', 10)])).outcomes[0].allowed);
     // 10 / 4 instances: 2 per instance.
     expect(allowed).toEqual([true, true, false, false, false, false]);
     expect(memory.size).toBe(1);
@@ -165,9 +176,11 @@ describe('ResilientStore', () => {
       { event: 'stateChange', payload: { state: 'open', previous: 'closed' } },
     ]);
     expect(seen.filter((e) => e.event === 'storeError')).toHaveLength(3);
-    expect(seen.filter((e) => e.event === 'decision').map((e) => (e.payload as { source: string }).source)).toEqual(
-      Array(6).fill('memory'),
-    );
+    expect(
+      seen
+        .filter((e) => e.event === 'decision')
+        .map((e) => (e.payload as { source: string }).source),
+    ).toEqual(Array(6).fill('memory'));
   });
 
   it('never divides a limit below the cost of the request', async () => {
@@ -204,7 +217,12 @@ describe('ResilientStore', () => {
     redis.health = 'down';
     for (let i = 0; i < 20; i++) {
       const { outcomes } = await store.consume([call('o', 5)]);
-      expect(outcomes[0]).toEqual({ allowed: true, remaining: 5, resetAtMs: expect.any(Number), retryAfterMs: 0 });
+      expect(outcomes[0]).toEqual({
+        allowed: true,
+        remaining: 5,
+        resetAtMs: expect.any(Number),
+        retryAfterMs: 0,
+      });
     }
     expect(memory.size).toBe(0);
     expect(store.stats.fallbackDecisions).toBe(20);
@@ -320,7 +338,11 @@ describe('ResilientStore', () => {
 
   it('decides a key Redis refuses by the failure mode, logs it once, and keeps every other key on Redis', async () => {
     const lines: string[] = [];
-    Logger.overrideLogger({ log: () => undefined, warn: () => undefined, error: (m: string) => lines.push(m) });
+    Logger.overrideLogger({
+      log: () => undefined,
+      warn: () => undefined,
+      error: (m: string) => lines.push(m),
+    });
     try {
       const { redis, store } = build('memory');
       redis.broken.add('bad');
@@ -335,7 +357,13 @@ describe('ResilientStore', () => {
       expect(store.degraded).toBe(false);
       expect(redis.decisions).toBe(1);
       expect(store.stats).toEqual(
-        expect.objectContaining({ redisDecisions: 1, fallbackDecisions: 20, storeErrors: 20, commandErrors: 20, opened: 0 }),
+        expect.objectContaining({
+          redisDecisions: 1,
+          fallbackDecisions: 20,
+          storeErrors: 20,
+          commandErrors: 20,
+          opened: 0,
+        }),
       );
       expect(lines).toHaveLength(1);
       expect(lines[0]).toContain('bad');
@@ -358,11 +386,16 @@ describe('ResilientStore', () => {
 
   it('treats a Redis out of memory as an outage, logged once', async () => {
     const lines: string[] = [];
-    Logger.overrideLogger({ log: () => undefined, warn: () => undefined, error: (m: string) => lines.push(m) });
+    Logger.overrideLogger({
+      log: () => undefined,
+      warn: () => undefined,
+      error: (m: string) => lines.push(m),
+    });
     try {
       const { redis, store } = build('memory');
       redis.health = 'oom';
-      for (let i = 0; i < 6; i++) expect((await store.consume([call('m')])).outcomes[0].allowed).toBe(true);
+      for (let i = 0; i < 6; i++)
+        expect((await store.consume([call('m')])).outcomes[0].allowed).toBe(true);
       expect(store.state).toBe('open');
       expect(store.degraded).toBe(true);
       expect(lines.filter((l) => l.includes('out of memory'))).toHaveLength(1);
@@ -393,7 +426,11 @@ describe('ResilientStore', () => {
     const redis = new FakeRedis();
     redis.health = 'down';
     const memory = new MemoryStore({ sweepIntervalMs: 0 });
-    const store = new ResilientStore(redis, memory, { failureMode: 'memory', fallbackDivisor: 1, breaker: BREAKER });
+    const store = new ResilientStore(redis, memory, {
+      failureMode: 'memory',
+      fallbackDivisor: 1,
+      breaker: BREAKER,
+    });
     stores.push({ store, memory });
     expect(store.kind).toBe('memory');
     await sleep(2_000);

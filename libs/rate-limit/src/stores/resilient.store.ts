@@ -119,7 +119,9 @@ function codeOf(error: unknown): StoreErrorCode {
     return classifyRedisError(error) === 'command' ? 'ECOMMAND' : 'ESTORE';
   }
   // EOPENBREAKER, ESHUTDOWN and ESEMLOCKED all mean the call never reached Redis.
-  return (error as Error & { code?: string }).code === 'ETIMEDOUT' ? 'ESTORETIMEOUT' : 'EBREAKEROPEN';
+  return (error as Error & { code?: string }).code === 'ETIMEDOUT'
+    ? 'ESTORETIMEOUT'
+    : 'EBREAKEROPEN';
 }
 
 /** Distinct keys whose command errors are logged before the list starts over. */
@@ -234,7 +236,11 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
 
   get stats(): ResilientStoreStats {
     const { fires, successes, failures, timeouts, rejects } = this.breaker.stats;
-    return { state: this.state, ...this.counts, window: { fires, successes, failures, timeouts, rejects } };
+    return {
+      state: this.state,
+      ...this.counts,
+      window: { fires, successes, failures, timeouts, rejects },
+    };
   }
 
   /** Subscribes to an event; returns the function that unsubscribes. */
@@ -279,7 +285,11 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
       return await this.viaBreaker(() => this.redis.refund(calls, chargedAt, now));
     } catch (error) {
       if (this.failureMode !== 'memory') throw error;
-      return this.memory.refund(calls.map((call) => this.shrink(call)), chargedAt, now);
+      return this.memory.refund(
+        calls.map((call) => this.shrink(call)),
+        chargedAt,
+        now,
+      );
     }
   }
 
@@ -298,7 +308,11 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
     this.events.removeAllListeners();
   }
 
-  private async decide(calls: RuleCall[], now: number | undefined, charge: boolean): Promise<StoreResult> {
+  private async decide(
+    calls: RuleCall[],
+    now: number | undefined,
+    charge: boolean,
+  ): Promise<StoreResult> {
     const started = performance.now();
     // A test's fake clock is not this process's: only real-time decisions use the cache.
     const cached = charge && now === undefined ? this.denials.lookup(calls) : undefined;
@@ -323,7 +337,10 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
       }
       if (charge) {
         this.counts.fallbackDecisions++;
-        this.emit('decision', { source: this.failureMode, durationMs: performance.now() - started });
+        this.emit('decision', {
+          source: this.failureMode,
+          durationMs: performance.now() - started,
+        });
       }
       return this.withoutRedis(calls, now, charge, unavailable);
     }
@@ -460,7 +477,10 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
     this.logger.log(REDIS_BACK);
   }
 
-  private emit<E extends keyof ResilientStoreEvents>(event: E, payload: ResilientStoreEvents[E]): void {
+  private emit<E extends keyof ResilientStoreEvents>(
+    event: E,
+    payload: ResilientStoreEvents[E],
+  ): void {
     if (this.events.listenerCount(event) === 0) return;
     try {
       this.events.emit(event, payload);
