@@ -6,28 +6,10 @@ import { type Algorithm, RateLimit, RateLimitGuard, RateLimitModule } from '@app
 import { startDemo, uniquePrefix, type RunningApp } from '../support/demo-app.js';
 import { RedisServer } from '../support/redis-server.js';
 import { keysWithTtl } from '../support/redis-client.js';
+import { burst, tally } from '../support/topology.js';
 
 const INSTANCES = 3;
 
-/** Fires `count` requests at once, round-robin over the instances; returns the status codes. */
-async function burst(
-  urls: string[],
-  path: string,
-  count: number,
-  init: RequestInit = {},
-): Promise<number[]> {
-  return Promise.all(
-    Array.from({ length: count }, (_, i) =>
-      fetch(`${urls[i % urls.length]}${path}`, init).then(async (res) => {
-        await res.arrayBuffer();
-        return res.status;
-      }),
-    ),
-  );
-}
-
-const tally = (statuses: number[]) =>
-  statuses.reduce<Record<number, number>>((acc, s) => ({ ...acc, [s]: (acc[s] ?? 0) + 1 }), {});
 
 describe(`${INSTANCES} demo instances sharing one Redis`, () => {
   let server: RedisServer;
