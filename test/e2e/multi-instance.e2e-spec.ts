@@ -10,7 +10,6 @@ import { burst, tally } from '../support/topology.js';
 
 const INSTANCES = 3;
 
-
 describe(`${INSTANCES} demo instances sharing one Redis`, () => {
   let server: RedisServer;
   let redis: Redis;
