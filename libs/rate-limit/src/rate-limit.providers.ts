@@ -47,8 +47,6 @@ export const FAIL_FAST_REDIS_OPTIONS: RedisOptions = {
   // A dead server never acknowledges the close: shutting down should not wait 2 s (the default) for it.
   disconnectTimeout: 200,
   retryStrategy: reconnectDelay,
-  // Decisions made in the same tick go out in one write (and come back in one read).
-  enableAutoPipelining: true,
 };
 
 /**
@@ -138,7 +136,6 @@ export function createRedisClient(options: ResolvedOptions): RedisClientHolder {
   if (redis.cluster) {
     const client = new Cluster(redis.cluster.nodes, {
       ...failFastClusterOptions(options.breaker.timeoutMs),
-      enableAutoPipelining: true,
       ...redis.cluster.options,
       redisOptions: { ...FAIL_FAST_REDIS_OPTIONS, ...redis.cluster.options?.redisOptions },
     });
