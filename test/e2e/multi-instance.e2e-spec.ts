@@ -1,12 +1,17 @@
-import { Controller, Get, type INestApplication, Module } from '@nestjs/common';
+import { type INestApplication, Module } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { Redis } from 'ioredis';
-import { type Algorithm, RateLimit, RateLimitGuard, RateLimitModule } from '@app/rate-limit';
+import { RateLimitGuard, RateLimitModule } from '@app/rate-limit';
 import { startDemo, uniquePrefix, type RunningApp } from '../support/demo-app.js';
 import { RedisServer } from '../support/redis-server.js';
 import { keysWithTtl } from '../support/redis-client.js';
 import { burst, tally } from '../support/topology.js';
+import {
+  EXACT_ALGORITHMS,
+  EXACT_LIMIT,
+  ExactAlgorithmController,
+} from '../support/exact-algorithms.js';
 
 const INSTANCES = 3;
 
@@ -69,42 +74,8 @@ describe(`${INSTANCES} demo instances sharing one Redis`, () => {
 });
 
 describe(`every exact algorithm across ${INSTANCES} instances`, () => {
-  const ALGORITHMS: Algorithm[] = [
-    'fixed-window',
-    'sliding-window-log',
-    'sliding-window-counter',
-    'token-bucket',
-    'leaky-bucket',
-    'gcra',
-  ];
-  const LIMIT = 25;
-
-  // One route per algorithm. A one-day window keeps refills (one unit per ~1 h) out of a test
-  // that lasts a second.
-  const rule = (algorithm: Algorithm) =>
-    RateLimit({ name: algorithm, algorithm, limit: LIMIT, window: '1d', key: 'ip' });
-
-  @Controller('algo')
-  class AlgorithmController {
-    @rule('fixed-window') @Get('fixed-window') fixedWindow() {
-      return 'ok';
-    }
-    @rule('sliding-window-log') @Get('sliding-window-log') slidingLog() {
-      return 'ok';
-    }
-    @rule('sliding-window-counter') @Get('sliding-window-counter') slidingCounter() {
-      return 'ok';
-    }
-    @rule('token-bucket') @Get('token-bucket') tokenBucket() {
-      return 'ok';
-    }
-    @rule('leaky-bucket') @Get('leaky-bucket') leakyBucket() {
-      return 'ok';
-    }
-    @rule('gcra') @Get('gcra') gcra() {
-      return 'ok';
-    }
-  }
+  const ALGORITHMS = EXACT_ALGORITHMS;
+  const LIMIT = EXACT_LIMIT;
 
   let server: RedisServer;
   let apps: INestApplication[] = [];
@@ -115,7 +86,7 @@ describe(`every exact algorithm across ${INSTANCES} instances`, () => {
     const prefix = uniquePrefix('multi-algo');
     @Module({
       imports: [RateLimitModule.forRoot({ redis: { url: server.url }, keyPrefix: prefix })],
-      controllers: [AlgorithmController],
+      controllers: [ExactAlgorithmController],
       providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
     })
     class AlgoModule {}

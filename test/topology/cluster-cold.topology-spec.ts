@@ -1,10 +1,8 @@
-import { Controller, Get, type INestApplication, Module } from '@nestjs/common';
+import { type INestApplication, Module } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Cluster } from 'ioredis';
 import {
-  type Algorithm,
-  RateLimit,
   RateLimitGuard,
   RateLimitModule,
   RateLimitStatusService,
@@ -13,6 +11,11 @@ import {
 import { startDemo, uniquePrefix, type RunningApp } from '../support/demo-app.js';
 import { RedisCluster } from '../support/redis-cluster.js';
 import { burst, fallbackDecisions, healthOf, tally } from '../support/topology.js';
+import {
+  EXACT_ALGORITHMS,
+  EXACT_LIMIT,
+  ExactAlgorithmController,
+} from '../support/exact-algorithms.js';
 
 /**
  * A cold start is no fault: the very first burst on a fresh Redis Cluster, spread over three
@@ -90,40 +93,8 @@ describe(`a fresh 3-master cluster, ${INSTANCES} demo instances (Express and Fas
 });
 
 describe(`every exact algorithm on a fresh 3-master cluster, ${INSTANCES} Fastify instances, first burst`, () => {
-  const ALGORITHMS: Algorithm[] = [
-    'fixed-window',
-    'sliding-window-log',
-    'sliding-window-counter',
-    'token-bucket',
-    'leaky-bucket',
-    'gcra',
-  ];
-  const LIMIT = 25;
-  // A one-day window keeps refills (one unit per ~1 h) out of a test that lasts a second.
-  const rule = (algorithm: Algorithm) =>
-    RateLimit({ name: algorithm, algorithm, limit: LIMIT, window: '1d', key: 'ip' });
-
-  @Controller('algo')
-  class AlgorithmController {
-    @rule('fixed-window') @Get('fixed-window') fixedWindow() {
-      return 'ok';
-    }
-    @rule('sliding-window-log') @Get('sliding-window-log') slidingLog() {
-      return 'ok';
-    }
-    @rule('sliding-window-counter') @Get('sliding-window-counter') slidingCounter() {
-      return 'ok';
-    }
-    @rule('token-bucket') @Get('token-bucket') tokenBucket() {
-      return 'ok';
-    }
-    @rule('leaky-bucket') @Get('leaky-bucket') leakyBucket() {
-      return 'ok';
-    }
-    @rule('gcra') @Get('gcra') gcra() {
-      return 'ok';
-    }
-  }
+  const ALGORITHMS = EXACT_ALGORITHMS;
+  const LIMIT = EXACT_LIMIT;
 
   let cluster: RedisCluster;
   let apps: INestApplication[] = [];
@@ -139,7 +110,7 @@ describe(`every exact algorithm on a fresh 3-master cluster, ${INSTANCES} Fastif
           breaker: BREAKER,
         }),
       ],
-      controllers: [AlgorithmController],
+      controllers: [ExactAlgorithmController],
       providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
     })
     class AlgoModule {}
