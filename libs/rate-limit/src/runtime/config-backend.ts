@@ -113,7 +113,9 @@ export class RedisConfigBackend implements ConfigBackend {
     const subscriber =
       this.client instanceof Cluster
         ? this.client.duplicate(undefined, { enableOfflineQueue: true })
-        : this.client.duplicate({ enableOfflineQueue: true });
+        : // No retry limit either: ioredis re-subscribes on its own after each reconnect, and a
+          // limit of 0 (the decision client's) rejected that internal call, unhandled.
+          this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     subscriber.on('error', () => undefined);
     subscriber.on('message', (channel: string, message: string) => {
       const concern = message as ConfigConcern;
