@@ -48,39 +48,42 @@ export function buildDecision(
 ): Decision {
   const perRule: RuleDecision[] = [];
   // One pass: the longest-waiting enforced denial (the first of equals), else the least remaining.
-  let denied: RuleDecision | undefined;
+  let denied = -1;
   let deniedWait = -Infinity;
-  let least: RuleDecision | undefined;
+  let least = -1;
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i];
+    const outcome = outcomes[i];
+    // Built field by field: one object shape for every decision, no spread per request.
     const decided: RuleDecision = {
       rule: rule.name,
       algorithm: rule.algorithm,
+      allowed: outcome.allowed,
       limit: rule.limit,
       cost: rule.cost,
       windowMs: rule.windowMs,
       mode: rule.mode,
-      ...outcomes[i],
+      remaining: outcome.remaining,
+      resetAtMs: outcome.resetAtMs,
+      retryAfterMs: outcome.retryAfterMs,
     };
     perRule.push(decided);
     if (!decided.allowed && decided.mode === 'enforce') {
       const wait = decided.retryAfterMs < 0 ? Infinity : decided.retryAfterMs;
-      if (denied === undefined || wait > deniedWait) {
-        denied = decided;
+      if (denied < 0 || wait > deniedWait) {
+        denied = i;
         deniedWait = wait;
       }
     }
-    if (least === undefined || decided.remaining < least.remaining) least = decided;
+    if (least < 0 || decided.remaining < perRule[least].remaining) least = i;
   }
-  const binding = (denied ?? least)!;
+  const at = denied >= 0 ? denied : least;
+  const binding = perRule[at];
   return {
-    allowed: denied === undefined,
+    allowed: denied < 0,
     binding,
     perRule,
-    retryAfter: retryAfterSeconds(
-      binding.retryAfterMs,
-      retryCapMs(rules[perRule.indexOf(binding)]),
-    ),
+    retryAfter: retryAfterSeconds(binding.retryAfterMs, retryCapMs(rules[at])),
   };
 }
 

@@ -98,7 +98,14 @@ export type Verdict =
   | { kind: 'exempt' }
   | { kind: 'decided'; decision: Decision; now: number; leases: Lease[]; charged: Charge[] };
 
-const KEY_HEADS_MAX = 10_000;
+/** The parts of a rule's store calls that do not change from one request to the next. */
+interface RuleFacts {
+  /** `<prefix>:<rule>:<algorithm tag>:` of the rule's state keys. */
+  head: string;
+  enforce: boolean;
+  weighted: boolean;
+  policies: ReturnType<typeof policyFields>;
+}
 
 /** The pending sleep of `acquire`, woken early by an abort. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -141,8 +148,11 @@ export class RateLimiter {
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
-  /** `<prefix>:<rule>:<algorithm tag>:` of each rule's state keys, by rule name. */
-  private readonly keyHeads = new Map<string, string>();
+  /**
+   * Per rule object: an override or a reload makes a new object, so nothing here goes stale, and
+   * ad-hoc rule objects a caller drops are collected with their entry.
+   */
+  private readonly ruleFacts = new WeakMap<RateLimitRule, RuleFacts>();
 
   /**
    * Charges `cost` (default 1) to `key` under `rule` if the rule admits it. Under a shaped rule
@@ -236,11 +246,13 @@ export class RateLimiter {
         return { kind: 'listed', hit };
       }
     }
-    const applied: Array<AppliedRule & { source: RateLimitRule }> = [];
+    const applied: AppliedRule[] = [];
+    const sources: RateLimitRule[] = [];
     const calls: RuleCall[] = [];
     const identities: string[] = [];
     let leased = false;
-    for (const { rule, identity, tier, cls, cost } of requests) {
+    for (let i = 0; i < requests.length; i++) {
+      const { rule, identity, tier, cls, cost } = requests[i];
       const problem = costProblem(cost);
       if (problem) throw new RangeError(INVALID_COST(rule.name, problem));
       const limit = resolveLimit(rule, tier, this.runtime.keyCap(rule.name, identity));
@@ -251,7 +263,17 @@ export class RateLimiter {
       const call = this.call(rule, identity, limit.limit, limit.windowMs, cost, cls);
       if (call.leaseId !== undefined) leased = true;
       calls.push(call);
-      applied.push({ ...rule, limit: limit.limit, windowMs: limit.windowMs, cost, source: rule });
+      applied.push({
+        name: rule.name,
+        algorithm: rule.algorithm,
+        mode: rule.mode,
+        blockMs: rule.blockMs,
+        maxDelayMs: rule.maxDelayMs,
+        limit: limit.limit,
+        windowMs: limit.windowMs,
+        cost,
+      });
+      sources.push(rule);
       identities.push(identity);
     }
     if (calls.length === 0) return { kind: 'exempt' };
@@ -278,11 +300,13 @@ export class RateLimiter {
         if (leaseId !== undefined && result.outcomes[i].allowed) leases.push({ key, leaseId });
       }
     }
-    const charged = decision.allowed
-      ? calls.flatMap((call, i) =>
-          result.outcomes[i].allowed && call.cost > 0 ? [{ rule: applied[i].source, call }] : [],
-        )
-      : [];
+    const charged: Charge[] = [];
+    if (decision.allowed) {
+      for (let i = 0; i < calls.length; i++) {
+        const call = calls[i];
+        if (result.outcomes[i].allowed && call.cost > 0) charged.push({ rule: sources[i], call });
+      }
+    }
     return { kind: 'decided', decision, now: result.now, leases, charged };
   }
 
@@ -336,17 +360,36 @@ export class RateLimiter {
     cost: number,
     cls?: string,
   ): RuleCall {
+    const facts = this.facts(rule);
+    // Every field set, in one order: calls of every rule share one object shape.
     return {
-      key: this.stateKey(rule, identity),
+      key: stateKeyFor(facts.head, identity),
       algorithm: rule.algorithm,
       limit,
       windowMs,
       cost,
-      enforce: rule.mode === 'enforce',
+      enforce: facts.enforce,
       leaseId: rule.algorithm === 'concurrency' && cost > 0 ? randomUUID() : undefined,
-      share: resolveShare(rule, cls),
-      ...policyFields(rule),
+      share: facts.weighted ? resolveShare(rule, cls) : undefined,
+      blockMs: facts.policies.blockMs,
+      maxDelayMs: facts.policies.maxDelayMs,
+      refundable: facts.policies.refundable,
     };
+  }
+
+  /** What a store call needs of a rule that is the same on every request, worked out once per rule object. */
+  private facts(rule: RateLimitRule): RuleFacts {
+    let facts = this.ruleFacts.get(rule);
+    if (facts === undefined) {
+      facts = {
+        head: stateKeyHead(this.options.keyPrefix, rule.name, rule.algorithm),
+        enforce: rule.mode === 'enforce',
+        weighted: rule.algorithm === 'weighted-token-bucket',
+        policies: policyFields(rule),
+      };
+      this.ruleFacts.set(rule, facts);
+    }
+    return facts;
   }
 
   /** `consume`, with the verdict a shaped `acquire` refunds from; no verdict when exempt. */
@@ -391,16 +434,8 @@ export class RateLimiter {
     return waitedMs + result.retryAfterMs;
   }
 
-  /** `stateKey`, its rule part built once per rule. */
   private stateKey(rule: RateLimitRule, identity: string): string {
-    let head = this.keyHeads.get(rule.name);
-    if (head === undefined) {
-      head = stateKeyHead(this.options.keyPrefix, rule.name, rule.algorithm);
-      // Rule names are bounded by the registry; a caller passing ad-hoc rule objects is not.
-      if (this.keyHeads.size >= KEY_HEADS_MAX) this.keyHeads.clear();
-      this.keyHeads.set(rule.name, head);
-    }
-    return stateKeyFor(head, identity);
+    return stateKeyFor(this.facts(rule).head, identity);
   }
 
   /** Redis through the breaker without the failure mode; the store itself without Redis. */

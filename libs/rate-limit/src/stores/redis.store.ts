@@ -4,23 +4,27 @@ import { RateLimitStore } from './rate-limit.store.js';
 import { findLuaDir, loadLuaScripts } from './lua-scripts.js';
 import { blockKey } from './redis-keys.js';
 import { CONSUME_COMMAND, decodeReply, encodeConsume } from './redis-protocol.js';
+import { WriteCoalescer } from './write-coalescer.js';
 
 type ConsumeCommand = (numKeys: number, ...keysAndArgs: string[]) => Promise<number[]>;
 
 /**
  * State in Redis: one `EVALSHA` of `lua/consume.lua` per decision, whatever the number of rules.
  * ioredis's defined commands fall back to `EVAL` on `NOSCRIPT`, so a Redis restart or
- * `SCRIPT FLUSH` costs one extra round trip and no failed request.
+ * `SCRIPT FLUSH` costs one extra round trip and no failed request. The decisions sent in one
+ * event-loop turn share one socket write (`WriteCoalescer`); each is still its own script call.
  * @publicApi
  */
 export class RedisStore extends RateLimitStore {
   readonly kind = 'redis' as const;
+  private readonly writes: WriteCoalescer;
 
   constructor(
     readonly client: Redis | Cluster,
     luaDir?: string,
   ) {
     super();
+    this.writes = new WriteCoalescer(client);
     for (const script of loadLuaScripts(findLuaDir(luaDir))) {
       if (!(script.name in client)) client.defineCommand(script.name, { lua: script.lua });
     }
@@ -74,6 +78,7 @@ export class RedisStore extends RateLimitStore {
     refundOf?: number,
   ): Promise<StoreResult> {
     const command = (this.client as unknown as Record<string, ConsumeCommand>)[CONSUME_COMMAND];
+    this.writes.hold();
     const reply = await command.apply(this.client, encodeConsume(calls, now, charge, refundOf));
     return decodeReply(reply, calls.length);
   }
