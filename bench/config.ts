@@ -40,7 +40,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2)): BenchConfig 
     rounds: quick ? 1 : 3,
     http: {
       connections: 50,
-      startWarmupS: quick ? 1 : 1.5,
+      startWarmupS: quick ? 2 : 3,
       warmupS: quick ? 0.3 : 0.5,
       durationS: quick ? 1 : 2.5,
       manyKeys: 10_000,

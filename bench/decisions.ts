@@ -29,8 +29,13 @@ export interface DecisionSample {
   fill: number;
   decisionsPerSec: number;
   allowedShare: number;
-  /** Redis µs per script run (`INFO commandstats`). */
-  usecPerCall: number;
+  /**
+   * Redis µs per decision (`INFO commandstats`: script time ÷ decisions). Ours decides the
+   * decisions of one event-loop turn in one script call; the others make one call each.
+   */
+  usecPerDecision: number;
+  /** Decisions per script call. */
+  decisionsPerCall: number;
   /** Decisions kept in flight: fewer when one decision takes milliseconds (see `SLOW_MS`). */
   inFlight: number;
   error?: string;
@@ -310,7 +315,8 @@ export async function benchDecisions(
         fill,
         decisionsPerSec: NaN,
         allowedShare: NaN,
-        usecPerCall: NaN,
+        usecPerDecision: NaN,
+        decisionsPerCall: NaN,
         inFlight,
       };
       const r: Running = { c, sample, decisions: 0, allowed: 0, elapsedMs: 0, calls: 0, usec: 0 };
@@ -364,8 +370,13 @@ export async function benchDecisions(
       }
       sample.decisionsPerSec = (decisions / elapsedMs) * 1000;
       sample.allowedShare = decisions > 0 ? allowed / decisions : NaN;
-      sample.usecPerCall = calls > 0 ? usec / calls : NaN;
-      const us = calls > 0 ? `, ${sample.usecPerCall.toFixed(1)} µs/call in Redis` : '';
+      sample.usecPerDecision = calls > 0 && decisions > 0 ? usec / decisions : NaN;
+      sample.decisionsPerCall = calls > 0 ? decisions / calls : NaN;
+      const us =
+        calls > 0
+          ? `, ${sample.usecPerDecision.toFixed(1)} µs/decision in Redis, ` +
+            `${sample.decisionsPerCall.toFixed(1)} decisions/call`
+          : '';
       log(
         `${label}: ${Math.round(sample.decisionsPerSec)} decisions/s, ` +
           `${Math.round(sample.allowedShare * 100)}% allowed${us}`,

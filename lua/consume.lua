@@ -1,31 +1,38 @@
 --[[
-  Decides one request against all of its rules at once, all-or-nothing: the request is charged
-  to every rule only if every enforced rule admits it; otherwise it is charged to none.
-  A dry-run rule never blocks the others and is charged only when it admits.
+  Decides a batch of requests, each against all of its rules at once and all-or-nothing: a
+  request is charged to every rule only if every enforced rule admits it; otherwise it is charged
+  to none. A dry-run rule never blocks the others and is charged only when it admits. The
+  requests of a batch are decided one after another at one `now`, each on its own: an error about
+  one request's keys (WRONGTYPE, an unknown algorithm) is that request's answer, and the others
+  are decided as if it had not been sent.
 
   Input:
-    KEYS[1..n]       state key of rule i (n rules)
-    KEYS[n+1 ...]    the block key of each rule with a block duration, in rule order
+    KEYS             per request, in order: the state key of each of its rules, then the block
+                     key of each of its rules with a block duration, in rule order
     ARGV[1]          now (ms) for tests; '' in production: time comes from Redis TIME
-    ARGV[2]          '1' to charge, '0' to only look (admin inspect), 'r' to refund a charge
-    ARGV[3]          refund: the time (ms) the refunded charge was decided at; '' otherwise
-    ARGV[4 + 8(i-1) ...] per rule i:
-      algorithm      'fixed-window' | 'sliding-window-log' | 'sliding-window-counter' |
+    ARGV[2]          the number of requests (0: a probe, which writes nothing)
+    then per request:
+      mode           '1' to charge, '0' to only look (admin inspect), 'r' to refund a charge
+      charged at     refund: the time (ms) the refunded charge was decided at; '' otherwise
+      rules          the number of its rules, n
+      then 8 fields per rule:
+        algorithm    'fixed-window' | 'sliding-window-log' | 'sliding-window-counter' |
                      'token-bucket' | 'leaky-bucket' | 'gcra' | 'concurrency' |
                      'weighted-token-bucket'
-      limit          positive integer
-      window         ms
-      cost           units; 0 only looks (admin inspect)
-      enforce        '1' enforce, '0' dry-run
-      extra          concurrency: the lease id; weighted-token-bucket: the classes, their
+        limit        positive integer
+        window       ms
+        cost         units; 0 only looks (admin inspect)
+        enforce      '1' enforce, '0' dry-run
+        extra        concurrency: the lease id; weighted-token-bucket: the classes, their
                      weights and the request's class ('high=3,low=1|high'); '' otherwise
-      block          ms a denial of this rule keeps the caller denied; 0 none
-      max_delay      leaky-bucket and gcra: ms a request may be held for its slot; 0 none
+        block        ms a denial of this rule keeps the caller denied; 0 none
+        max_delay    leaky-bucket and gcra: ms a request may be held for its slot; 0 none
 
   Output:
-    { admitted (1|0), now (epoch ms, the time decided at), then per rule: allowed (1|0),
-      remaining, reset_at (epoch ms), retry_after (ms: denied, the wait before a retry, -1 never;
-      allowed, the wait before the request may proceed, 0 but for a shaped rule) }
+    { now (epoch ms, the time decided at), then per request either an error reply or
+      { admitted (1|0), then per rule: allowed (1|0), remaining, reset_at (epoch ms),
+        retry_after (ms: denied, the wait before a retry, -1 never; allowed, the wait before the
+        request may proceed, 0 but for a shaped rule) } }
 
   A block is a string key holding the block's end (ms), set with PX = the block duration when
   the rule denies a charged request; while it lasts the rule denies without deciding. Its end is
@@ -34,30 +41,6 @@
 ]]
 local FIELDS = 8
 local now_arg = ARGV[1]          -- fake clock (ms) for tests; '' in production
-local mode = ARGV[2]
-local charge = mode == '1'       -- false: a look (or a refund), no decision is written
-local charged_at = tonumber(ARGV[3])
-local count = (#ARGV - 3) / FIELDS
-local rules = {}                 -- rule i: its keys and its ARGV fields
-local block_keys = count
-for i = 1, count do
-  local base = 4 + (i - 1) * FIELDS
-  rules[i] = {
-    key = KEYS[i],
-    algorithm = ARGV[base],
-    limit = tonumber(ARGV[base + 1]),
-    window = tonumber(ARGV[base + 2]),
-    cost = tonumber(ARGV[base + 3]),
-    enforce = ARGV[base + 4] == '1',
-    extra = ARGV[base + 5],
-    block = tonumber(ARGV[base + 6]),
-    max_delay = tonumber(ARGV[base + 7]),
-  }
-  if rules[i].block > 0 then
-    block_keys = block_keys + 1
-    rules[i].block_key = KEYS[block_keys]
-  end
-end
 
 local now
 if now_arg ~= '' then
@@ -65,6 +48,39 @@ if now_arg ~= '' then
 else
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+
+-- The requests, read from KEYS and ARGV here only: request r is `requests[r]`, its rules in order.
+local requests = {}
+local arg = 3                    -- the next request's first ARGV
+local key = 1                    -- the next request's first key
+for r = 1, tonumber(ARGV[2]) do
+  local count = tonumber(ARGV[arg + 2])
+  local request = { mode = ARGV[arg], charged_at = tonumber(ARGV[arg + 1]), rules = {} }
+  arg = arg + 3
+  for i = 1, count do
+    local base = arg + (i - 1) * FIELDS
+    request.rules[i] = {
+      key = KEYS[key],
+      algorithm = ARGV[base],
+      limit = tonumber(ARGV[base + 1]),
+      window = tonumber(ARGV[base + 2]),
+      cost = tonumber(ARGV[base + 3]),
+      enforce = ARGV[base + 4] == '1',
+      extra = ARGV[base + 5],
+      block = tonumber(ARGV[base + 6]),
+      max_delay = tonumber(ARGV[base + 7]),
+    }
+    key = key + 1
+  end
+  arg = arg + count * FIELDS
+  for i = 1, count do
+    if request.rules[i].block > 0 then
+      request.rules[i].block_key = KEYS[key]
+      key = key + 1
+    end
+  end
+  requests[r] = request
 end
 
 local ALGORITHMS = {}
@@ -79,12 +95,14 @@ local REFUNDS = {}
 --- @include "algorithms/concurrency"
 --- @include "algorithms/weighted-token-bucket"
 
-if mode == 'r' then
-  local reply = { 1, now }
+
+-- Gives back one admitted charge under each rule; answers the state as a look.
+local function refund_request(rules, charged_at)
+  local reply = { 1 }
   for _, rule in ipairs(rules) do
     local refund = REFUNDS[rule.algorithm]
     if refund == nil then
-      return redis.error_reply('ERR no refund for algorithm ' .. tostring(rule.algorithm))
+      error({ err = 'ERR no refund for algorithm ' .. tostring(rule.algorithm) })
     end
     refund(rule.key, now, rule.limit, rule.window, rule.cost, rule.extra, charged_at)
     local _, remaining, reset_at = ALGORITHMS[rule.algorithm](
@@ -97,60 +115,83 @@ if mode == 'r' then
   return reply
 end
 
-local admitted = true
-local reply = { 0, now }
-local commits = {}
--- reply slots of the admitting rules' `remaining`, and their costs
-local charged, costs = {}, {}
--- rules whose denial starts a block, if the request is charged
-local blocking = {}
-for _, rule in ipairs(rules) do
-  local decide = ALGORITHMS[rule.algorithm]
-  if decide == nil then
-    return redis.error_reply('ERR unknown algorithm ' .. tostring(rule.algorithm))
-  end
-  local allowed, remaining, reset_at, retry, commit = decide(
-    rule.key, now, rule.limit, rule.window, rule.cost, rule.extra, rule.max_delay)
-  local blocked_until = nil
-  if rule.block_key then blocked_until = tonumber(redis.call('GET', rule.block_key)) end
-  if blocked_until ~= nil and blocked_until > now then
-    -- Denied whatever the algorithm says, until the later of the block's end and its own.
-    if allowed then
-      retry = blocked_until - now
-    elseif retry >= 0 then
-      retry = math.max(retry, blocked_until - now)
+-- Decides one request against all of its rules; `charge` false only looks.
+local function decide_request(rules, charge)
+  local admitted = true
+  local reply = { 0 }
+  local commits = {}
+  -- reply slots of the admitting rules' `remaining`, and their costs
+  local charged, costs = {}, {}
+  -- rules whose denial starts a block, if the request is charged
+  local blocking = {}
+  for _, rule in ipairs(rules) do
+    local decide = ALGORITHMS[rule.algorithm]
+    if decide == nil then
+      error({ err = 'ERR unknown algorithm ' .. tostring(rule.algorithm) })
     end
-    allowed, remaining, reset_at, commit = false, 0, math.max(reset_at, blocked_until), nil
-  elseif not allowed and rule.block_key and retry >= 0 then
-    -- A cost above the limit (-1) is the caller's error, not its pace: it starts no block.
-    blocking[#blocking + 1] = rule
-    remaining = 0
-    reset_at = math.max(reset_at, now + rule.block)
-    retry = math.max(retry, rule.block)
+    local allowed, remaining, reset_at, retry, commit = decide(
+      rule.key, now, rule.limit, rule.window, rule.cost, rule.extra, rule.max_delay)
+    local blocked_until = nil
+    if rule.block_key then blocked_until = tonumber(redis.call('GET', rule.block_key)) end
+    if blocked_until ~= nil and blocked_until > now then
+      -- Denied whatever the algorithm says, until the later of the block's end and its own.
+      if allowed then
+        retry = blocked_until - now
+      elseif retry >= 0 then
+        retry = math.max(retry, blocked_until - now)
+      end
+      allowed, remaining, reset_at, commit = false, 0, math.max(reset_at, blocked_until), nil
+    elseif not allowed and rule.block_key and retry >= 0 then
+      -- A cost above the limit (-1) is the caller's error, not its pace: it starts no block.
+      blocking[#blocking + 1] = rule
+      remaining = 0
+      reset_at = math.max(reset_at, now + rule.block)
+      retry = math.max(retry, rule.block)
+    end
+    if allowed then
+      commits[#commits + 1] = commit
+      charged[#charged + 1] = #reply + 2
+      costs[#costs + 1] = rule.cost
+    elseif rule.enforce then
+      admitted = false
+    end
+    reply[#reply + 1] = allowed and 1 or 0
+    reply[#reply + 1] = remaining
+    reply[#reply + 1] = reset_at
+    reply[#reply + 1] = retry
   end
-  if allowed then
-    commits[#commits + 1] = commit
-    charged[#charged + 1] = #reply + 2
-    costs[#costs + 1] = rule.cost
-  elseif rule.enforce then
-    admitted = false
+
+  if admitted then reply[1] = 1 end
+  if admitted and charge then
+    for i = 1, #commits do commits[i]() end
+  else
+    -- Nothing was charged: admitting rules report what they still have.
+    for i = 1, #charged do reply[charged[i]] = reply[charged[i]] + costs[i] end
   end
-  reply[#reply + 1] = allowed and 1 or 0
-  reply[#reply + 1] = remaining
-  reply[#reply + 1] = reset_at
-  reply[#reply + 1] = retry
+  if charge then
+    for _, rule in ipairs(blocking) do
+      redis.call('SET', rule.block_key, string.format('%d', now + rule.block), 'PX', rule.block)
+    end
+  end
+  return reply
 end
 
-if admitted then reply[1] = 1 end
-if admitted and charge then
-  for i = 1, #commits do commits[i]() end
-else
-  -- Nothing was charged: admitting rules report what they still have.
-  for i = 1, #charged do reply[charged[i]] = reply[charged[i]] + costs[i] end
+local function run_request(rules, mode, charged_at)
+  if mode == 'r' then return refund_request(rules, charged_at) end
+  return decide_request(rules, mode == '1')
 end
-if charge then
-  for _, rule in ipairs(blocking) do
-    redis.call('SET', rule.block_key, string.format('%d', now + rule.block), 'PX', rule.block)
+
+local reply = { now }
+for r, request in ipairs(requests) do
+  -- An error raised about this request's keys answers this request only.
+  local ok, answer = pcall(run_request, request.rules, request.mode, request.charged_at)
+  if ok then
+    reply[r + 1] = answer
+  else
+    -- A Redis error (a table, or its text: 'WRONGTYPE ...') keeps its code; a Lua one gets ERR.
+    local message = type(answer) == 'table' and answer.err or tostring(answer)
+    if not string.find(message, '^%u+ ') then message = 'ERR ' .. message end
+    reply[r + 1] = { err = message }
   end
 end
 return reply

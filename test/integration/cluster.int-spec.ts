@@ -58,6 +58,28 @@ describe('Redis Cluster (3 masters)', () => {
     expect(after.outcomes.map((o) => o.remaining)).toEqual([0, 5, 2]);
   });
 
+  it('batches a turn by slot: a request whose keys span two slots fails alone, its neighbours are decided', async () => {
+    const spanning = [callsFor('span-a')[0], callsFor('span-b')[0]];
+    expect(await slot(spanning[0].key)).not.toBe(await slot(spanning[1].key));
+    const settled = await Promise.allSettled([
+      store.consume([callsFor('span-a')[0]]),
+      store.consume(spanning),
+      store.consume([callsFor('span-b')[0]]),
+      store.consume([callsFor('span-a')[0]]),
+    ]);
+    expect(settled.map((s) => s.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(String((settled[1] as PromiseRejectedResult).reason)).toMatch(/CROSSSLOT/);
+    const remaining = settled.map((s) =>
+      s.status === 'fulfilled' ? s.value.outcomes[0].remaining : undefined,
+    );
+    expect(remaining).toEqual([6, undefined, 6, 5]);
+  });
+
   it("keeps a block in its rule key's slot: blocks, refunds and resets of every identity work on any master", async () => {
     const blocked = identities.map((identity) => ({
       ...callsFor(identity)[0],

@@ -81,7 +81,7 @@ describe('Lua scripts', () => {
 
   it('loads every manifest entry with its includes expanded, named with the protocol version', () => {
     const scripts = loadLuaScripts(luaDir);
-    expect(scripts.map((s) => s.name)).toEqual(['rateLimitConsumeV2']);
+    expect(scripts.map((s) => s.name)).toEqual(['rateLimitConsumeV3']);
     for (const script of scripts) expect(script.lua).not.toMatch(INCLUDE);
   });
 

@@ -4,29 +4,37 @@ import { blockKey } from './redis-keys.js';
 
 /**
  * The one description of how TypeScript talks to `lua/consume.lua`: the arguments of a call
- * and the reply. `RedisStore` and the test helpers both encode and decode here.
+ * and the reply. `RedisStore` and the test helpers both encode and decode here. One call decides
+ * a batch of requests, each on its own (see the script's header):
  *
- *   KEYS  one state key per rule, then the block key (`blockKey`) of each rule with a block
- *         duration, in rule order
- *   ARGV  now ('' in production: the script reads Redis TIME), mode ('1' charge, '0' look,
- *         'r' refund), the refunded charge's time ('' unless refunding), then eight fields per
- *         rule: algorithm, limit, window (ms), cost, enforce ('1' | '0'), extra (see
- *         `extraArgument`), block (ms, 0 none), max delay (ms, 0 none)
- *   reply admitted (1 | 0), now (epoch ms), then four fields per rule: allowed (1 | 0),
- *         remaining, reset at (epoch ms), retry after (ms; denied: -1 never; admitted: the wait
- *         for a shaped slot, else 0)
+ *   KEYS  per request: one state key per rule, then the block key (`blockKey`) of each rule
+ *         with a block duration, in rule order
+ *   ARGV  now ('' in production: the script reads Redis TIME), the number of requests, then per
+ *         request: mode ('1' charge, '0' look, 'r' refund), the refunded charge's time ('' unless
+ *         refunding), its number of rules, then eight fields per rule: algorithm, limit, window
+ *         (ms), cost, enforce ('1' | '0'), extra (see `extraArgument`), block (ms, 0 none), max
+ *         delay (ms, 0 none)
+ *   reply now (epoch ms), then per request an error reply (about that request's keys) or:
+ *         admitted (1 | 0), then four fields per rule: allowed (1 | 0), remaining, reset at
+ *         (epoch ms), retry after (ms; denied: -1 never; admitted: the wait for a shaped slot,
+ *         else 0)
  *
  * A change of this layout changes `CONSUME_PROTOCOL`, and with it the name the script is
  * defined under, so instances of two versions never call each other's script.
  * @internal
  */
-export const CONSUME_PROTOCOL = 2;
+export const CONSUME_PROTOCOL = 3;
 
 /** The ioredis command `consume.lua` is defined as. @internal */
 export const CONSUME_COMMAND = `rateLimitConsumeV${CONSUME_PROTOCOL}`;
 
-const FIELDS_PER_RULE = 8;
-const REPLY_HEAD = 2;
+/** One request of a batch. `refundOf`: the time of the charge to refund; `charge` is then ignored. @internal */
+export interface ConsumeRequest {
+  calls: readonly RuleCall[];
+  charge: boolean;
+  refundOf?: number;
+}
+
 const REPLY_PER_RULE = 4;
 
 /**
@@ -40,32 +48,28 @@ export function extraArgument(call: RuleCall): string {
   return '';
 }
 
-/** KEYS of one call. @internal */
+/** KEYS of one request. @internal */
 export function encodeKeys(calls: readonly RuleCall[]): string[] {
-  const keys = calls.map((c) => c.key);
-  for (const c of calls) if (c.blockMs) keys.push(blockKey(c.key));
+  const keys: string[] = [];
+  pushKeys(keys, calls);
   return keys;
 }
 
-/**
- * ARGV of one call, as strings. `refundOf`: the time of the charge to refund (the `now` its
- * `consume` answered); `charge` is then ignored.
- * @internal
- */
-export function encodeArgv(
-  calls: readonly RuleCall[],
-  now: number | undefined,
-  charge: boolean,
-  refundOf?: number,
-): string[] {
-  const mode = refundOf !== undefined ? 'r' : charge ? '1' : '0';
-  const argv = [
-    now === undefined ? '' : String(now),
-    mode,
+function pushKeys(keys: string[], calls: readonly RuleCall[]): void {
+  for (let i = 0; i < calls.length; i++) keys.push(calls[i].key);
+  for (let i = 0; i < calls.length; i++) if (calls[i].blockMs) keys.push(blockKey(calls[i].key));
+}
+
+function pushRequest(argv: string[], request: ConsumeRequest): void {
+  const { calls, refundOf } = request;
+  argv.push(
+    refundOf !== undefined ? 'r' : request.charge ? '1' : '0',
     refundOf === undefined ? '' : String(refundOf),
-  ];
-  for (const c of calls) {
-    const fields = [
+    String(calls.length),
+  );
+  for (let i = 0; i < calls.length; i++) {
+    const c = calls[i];
+    argv.push(
       c.algorithm,
       String(c.limit),
       String(c.windowMs),
@@ -74,41 +78,93 @@ export function encodeArgv(
       extraArgument(c),
       String(c.blockMs ?? 0),
       String(c.maxDelayMs ?? 0),
-    ];
-    if (fields.length !== FIELDS_PER_RULE)
-      throw new Error('consume protocol: eight fields per rule');
-    argv.push(...fields);
+    );
   }
-  return argv;
 }
 
-/** `numKeys, ...KEYS, ...ARGV`, as a defined ioredis command takes them. @internal */
-export function encodeConsume(
+/**
+ * ARGV of a batch of one request, as strings. `refundOf`: the time of the charge to refund (the
+ * `now` its `consume` answered); `charge` is then ignored.
+ * @internal
+ */
+export function encodeArgv(
   calls: readonly RuleCall[],
   now: number | undefined,
   charge: boolean,
   refundOf?: number,
-): [number, ...string[]] {
-  const keys = encodeKeys(calls);
-  return [keys.length, ...keys, ...encodeArgv(calls, now, charge, refundOf)];
+): string[] {
+  const argv = [now === undefined ? '' : String(now), '1'];
+  pushRequest(argv, { calls, charge, refundOf });
+  return argv;
 }
 
-/** The script's reply for `count` rules. @internal */
-export function decodeReply(reply: readonly number[], count: number): StoreResult {
-  if (reply.length !== REPLY_HEAD + count * REPLY_PER_RULE) {
+/** `numKeys, ...KEYS, ...ARGV` of a batch, as a defined ioredis command takes them. @internal */
+export function encodeBatch(
+  requests: readonly ConsumeRequest[],
+  now: number | undefined,
+): [number, ...string[]] {
+  const keys: string[] = [];
+  const argv = [now === undefined ? '' : String(now), String(requests.length)];
+  for (const request of requests) {
+    pushKeys(keys, request.calls);
+    pushRequest(argv, request);
+  }
+  const args: [number, ...string[]] = [keys.length];
+  for (let i = 0; i < keys.length; i++) args.push(keys[i]);
+  for (let i = 0; i < argv.length; i++) args.push(argv[i]);
+  return args;
+}
+
+/**
+ * The script's reply for requests of these numbers of rules: per request in order, its result
+ * or the error Redis raised about its keys (an `Error`, as ioredis hands nested error replies
+ * over).
+ * @internal
+ */
+export function decodeBatch(
+  reply: readonly unknown[],
+  ruleCounts: readonly number[],
+): Array<StoreResult | Error> {
+  if (reply.length !== 1 + ruleCounts.length) {
     throw new Error(
-      `consume protocol: expected ${REPLY_HEAD + count * REPLY_PER_RULE} reply fields, got ${reply.length}`,
+      `consume protocol: expected ${1 + ruleCounts.length} replies, got ${reply.length}`,
+    );
+  }
+  const now = reply[0] as number;
+  const results: Array<StoreResult | Error> = [];
+  for (let r = 0; r < ruleCounts.length; r++) {
+    const answer = reply[r + 1];
+    if (answer instanceof Error) {
+      results.push(answer);
+      continue;
+    }
+    results.push(decodeRequest(answer as readonly number[], now, ruleCounts[r]));
+  }
+  return results;
+}
+
+function decodeRequest(fields: readonly number[], now: number, count: number): StoreResult {
+  if (fields.length !== 1 + count * REPLY_PER_RULE) {
+    throw new Error(
+      `consume protocol: expected ${1 + count * REPLY_PER_RULE} reply fields, got ${fields.length}`,
     );
   }
   const outcomes = [];
   for (let i = 0; i < count; i++) {
-    const at = REPLY_HEAD + i * REPLY_PER_RULE;
+    const at = 1 + i * REPLY_PER_RULE;
     outcomes.push({
-      allowed: reply[at] === 1,
-      remaining: reply[at + 1],
-      resetAtMs: reply[at + 2],
-      retryAfterMs: reply[at + 3],
+      allowed: fields[at] === 1,
+      remaining: fields[at + 1],
+      resetAtMs: fields[at + 2],
+      retryAfterMs: fields[at + 3],
     });
   }
-  return { now: reply[1], outcomes };
+  return { now, outcomes };
+}
+
+/** The reply of a batch of one request for `count` rules; an error about its keys is thrown. @internal */
+export function decodeReply(reply: readonly unknown[], count: number): StoreResult {
+  const [result] = decodeBatch(reply, [count]);
+  if (result instanceof Error) throw result;
+  return result;
 }
