@@ -15,7 +15,14 @@ export const ALGORITHMS: Algorithm[] = [
   'gcra',
 ];
 
-export type DecisionContender = 'ours' | 'rlf' | 'ceiling';
+/** `ours-3`: one request under three token-bucket rules (three keys in one slot), all charged. */
+export type DecisionContender = 'ours' | 'ours-3' | 'rlf' | 'ceiling';
+
+/** The limit at which one request under three rules is compared with one rule: every decision writes. */
+export const THREE_RULES_LIMIT = 1_000_000_000;
+
+const threeCalls = (limit: number) =>
+  [0, 1, 2].map((i) => call(`rl:bench-three-${i}-${limit}:{hot}`, 'token-bucket', limit));
 export const WINDOW_MS = 60_000;
 
 export interface DecisionSample {
@@ -231,6 +238,32 @@ function cases(
           (await clients.ceiling.benchCeilingTokenBucket(key, limit, WINDOW_MS, 1)) === 1;
       },
     });
+    if (limit === THREE_RULES_LIMIT) {
+      const calls = threeCalls(limit);
+      list.push({
+        store: 'redis',
+        contender: 'ours-3',
+        algorithm: 'token-bucket',
+        limit,
+        prepare: async () => {
+          await ours.reset(calls.map((c) => c.key));
+          return async () => (await ours.consume(calls)).outcomes.every((o) => o.allowed);
+        },
+      });
+      list.push({
+        store: 'memory',
+        contender: 'ours-3',
+        algorithm: 'token-bucket',
+        limit,
+        prepare: () => {
+          const memory = new MemoryStore({ sweepIntervalMs: 0 });
+          memoryStores.push(memory);
+          return Promise.resolve(async () =>
+            (await memory.consume(calls)).outcomes.every((o) => o.allowed),
+          );
+        },
+      });
+    }
     for (const algorithm of ALGORITHMS) {
       const key = `rl:bench-${algorithm}-${limit}:{hot}`;
       list.push({

@@ -1,5 +1,5 @@
 import type { BenchConfig } from './config.js';
-import { ALGORITHMS, type DecisionSample } from './decisions.js';
+import { ALGORITHMS, type DecisionSample, THREE_RULES_LIMIT } from './decisions.js';
 import {
   ADAPTERS,
   CONTENDER_LABELS,
@@ -346,7 +346,35 @@ function decisionTables(samples: DecisionSample[], config: BenchConfig): string 
     '### In memory: decisions/s, share allowed',
     '',
     table(header, memoryRows),
+    '',
+    `### One request under three rules against one rule (token bucket, limit ${limitLabel(THREE_RULES_LIMIT)}: every rule charged)`,
+    '',
+    threeRulesTable(samples),
   ].join('\n');
+}
+
+/** Time per decision with three rules ÷ with one, from decisions/s (the goal: at most 1.2×). */
+function threeRulesTable(samples: DecisionSample[]): string {
+  const rows = (['redis', 'memory'] as const).map((store) => {
+    const one = decisionCell(samples, store, 'ours', 'token-bucket', THREE_RULES_LIMIT);
+    const three = decisionCell(samples, store, 'ours-3', 'token-bucket', THREE_RULES_LIMIT);
+    const us = (x: typeof one) => (store === 'redis' ? `, ${fixed(x.usec, 1)} µs in Redis` : '');
+    return [
+      store,
+      `${int(one.perSec)}${us(one)}`,
+      `${int(three.perSec)}${us(three)}`,
+      times(one.perSec / three.perSec),
+    ];
+  });
+  return table(
+    [
+      'store',
+      'one rule: decisions/s',
+      'three rules: decisions/s',
+      'time per decision, three ÷ one',
+    ],
+    rows,
+  );
 }
 
 function memoryTables(memory: MemoryReport): string {
