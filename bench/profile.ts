@@ -6,6 +6,8 @@ import { ADAPTERS, loadJob, startContender } from './http.js';
 import type { AdapterName } from './http/app-process.js';
 import { LoadGenerator } from './http/load.js';
 
+export type ProfiledPath = 'allowed' | 'denied';
+
 /** One row of the summary: a function, where it is, and its share of the busy samples. */
 export interface ProfileFrame {
   functionName: string;
@@ -17,6 +19,8 @@ export interface ProfileFrame {
 
 export interface ProfileResult {
   adapter: AdapterName;
+  /** `allowed`: token bucket on Redis at limit 1e9; `denied`: the same route at limit 1 (429s). */
+  path: ProfiledPath;
   /** Relative to the repository root. */
   file?: string;
   reqPerSec: number;
@@ -113,9 +117,10 @@ export function summarizeProfile(
 }
 
 /**
- * The demo app under `node --cpu-prof` for each adapter, loaded on the allowed path (token bucket
- * on Redis, one key, limit 1e9) from the separate load generator; the profile is written when the
- * app exits on SIGTERM, and summarized over the measured load only (after a warm-up).
+ * The demo app under `node --cpu-prof` for each adapter, loaded from the separate load generator
+ * on the allowed path (token bucket on Redis, one key, limit 1e9), then on the same route at limit
+ * 1 (every request denied); the profile is written when the app exits on SIGTERM, and each path
+ * is summarized over its measured load only (after a warm-up).
  */
 export async function profileAllowedPath(
   redisUrl: string,
@@ -128,56 +133,60 @@ export async function profileAllowedPath(
   const generator = LoadGenerator.start();
   const results: ProfileResult[] = [];
   log(
-    `profile: the demo app under --cpu-prof, allowed path, ${config.profile.durationS} s per adapter`,
+    `profile: the demo app under --cpu-prof, allowed then denied path, ${config.profile.durationS} s each per adapter`,
   );
   try {
     for (const adapter of ADAPTERS) {
       const out = join(dir, adapter);
       mkdirSync(out, { recursive: true });
-      const base: ProfileResult = {
+      const base = (path: ProfiledPath): ProfileResult => ({
         adapter,
+        path,
         reqPerSec: NaN,
         sampledMs: NaN,
         idleShare: NaN,
         top: [],
         byOrigin: [],
-      };
+      });
       try {
         await admin.flushdb();
         const app = await startContender('ours-redis', adapter, redisUrl, config, [
           '--cpu-prof',
           `--cpu-prof-dir=${out}`,
         ]);
-        let reqPerSec = NaN;
-        const window: [number, number] = [0, 0];
         const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+        // One process, two windows of the same profile: the allowed path, then every request denied.
+        const measured: Array<{ path: ProfiledPath; window: [number, number]; reqPerSec: number }> =
+          [];
         try {
-          await app.configure({ premium: 1_000_000_000 });
-          await generator.run(loadJob(app, 'allowed', config.http.startWarmupS, config));
-          window[0] = nowUs();
-          const r = await generator.run(loadJob(app, 'allowed', config.profile.durationS, config));
-          window[1] = nowUs();
-          reqPerSec = r.requests / r.durationS;
+          for (const path of ['allowed', 'denied'] as const) {
+            await app.configure(path === 'allowed' ? { premium: 1_000_000_000 } : { premium: 1 });
+            await generator.run(loadJob(app, path, config.http.startWarmupS, config));
+            const start = nowUs();
+            const r = await generator.run(loadJob(app, path, config.profile.durationS, config));
+            measured.push({ path, window: [start, nowUs()], reqPerSec: r.requests / r.durationS });
+          }
         } finally {
           await app.stop();
         }
         const files = readdirSync(out).filter((f) => f.endsWith('.cpuprofile'));
         if (files.length === 0) throw new Error('the app wrote no .cpuprofile on exit');
         const file = join(out, files.sort().at(-1)!);
-        const summary = summarizeProfile(
-          JSON.parse(readFileSync(file, 'utf8')) as CpuProfile,
-          root,
-          window,
-        );
-        results.push({ ...base, ...summary, reqPerSec, file: file.slice(root.length) });
-        const head = summary.top
-          .slice(0, 3)
-          .map((f) => `${f.functionName} ${(f.share * 100).toFixed(1)}%`)
-          .join(', ');
-        log(`  ${adapter}: ${Math.round(reqPerSec)} req/s under the profiler; top: ${head}`);
+        const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+        for (const { path, window, reqPerSec } of measured) {
+          const summary = summarizeProfile(profile, root, window);
+          results.push({ ...base(path), ...summary, reqPerSec, file: file.slice(root.length) });
+          const head = summary.top
+            .slice(0, 3)
+            .map((f) => `${f.functionName} ${(f.share * 100).toFixed(1)}%`)
+            .join(', ');
+          log(
+            `  ${adapter} ${path}: ${Math.round(reqPerSec)} req/s under the profiler; top: ${head}`,
+          );
+        }
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        results.push({ ...base, error: message });
+        results.push({ ...base('allowed'), error: message });
         log(`  ${adapter}: FAILED ${message}`);
       }
     }
