@@ -36,7 +36,7 @@ function slotOf(key: string): string {
 
 /**
  * State in Redis, decided by `lua/consume.lua`. The decisions asked for in one event-loop turn
- * go to Redis together at the end of the turn, as one `EVALSHA` (per cluster slot, up to
+ * go to Redis together at the end of the turn, as one `EVALSHA` (per cluster hash tag, up to
  * `MAX_BATCH` each), whatever the number of rules: each request is still decided atomically and
  * all-or-nothing on its own, and an error about one request's keys fails that request only. The
  * script calls of one turn share one socket write (`WriteCoalescer`). ioredis's defined commands
