@@ -43,6 +43,11 @@ export interface DecisionSample {
   usecPerDecision: number;
   /** Decisions per script call. */
   decisionsPerCall: number;
+  /**
+   * CPU of the bench process per decision (µs, `process.cpuUsage`): what a decision costs the
+   * app that asks for it, Redis's work aside.
+   */
+  clientUsPerDecision: number;
   /** Decisions kept in flight: fewer when one decision takes milliseconds (see `SLOW_MS`). */
   inFlight: number;
   error?: string;
@@ -335,6 +340,7 @@ export async function benchDecisions(
       elapsedMs: number;
       calls: number;
       usec: number;
+      clientUs: number;
     }
     const running: Running[] = [];
     for (const c of group) {
@@ -350,9 +356,19 @@ export async function benchDecisions(
         allowedShare: NaN,
         usecPerDecision: NaN,
         decisionsPerCall: NaN,
+        clientUsPerDecision: NaN,
         inFlight,
       };
-      const r: Running = { c, sample, decisions: 0, allowed: 0, elapsedMs: 0, calls: 0, usec: 0 };
+      const r: Running = {
+        c,
+        sample,
+        decisions: 0,
+        allowed: 0,
+        elapsedMs: 0,
+        calls: 0,
+        usec: 0,
+        clientUs: 0,
+      };
       running.push(r);
       try {
         let decide = await c.prepare(fill);
@@ -381,7 +397,10 @@ export async function benchDecisions(
         if (!r.decide || r.sample.error) continue;
         try {
           if (r.c.store === 'redis') await resetStats(admin);
+          const cpu = process.cpuUsage();
           const run = await drive(r.decide, r.sample.inFlight, sliceMs);
+          const used = process.cpuUsage(cpu);
+          r.clientUs += used.user + used.system;
           r.decisions += run.decisions;
           r.allowed += run.allowed;
           r.elapsedMs += run.elapsedMs;
@@ -395,7 +414,7 @@ export async function benchDecisions(
         }
       }
     }
-    for (const { c, sample, decisions, allowed, elapsedMs, calls, usec } of running) {
+    for (const { c, sample, decisions, allowed, elapsedMs, calls, usec, clientUs } of running) {
       const label = `  r${round} ${c.store} ${c.contender} ${c.algorithm} limit ${c.limit}`;
       if (sample.error) {
         log(`${label}: FAILED ${sample.error}`);
@@ -405,6 +424,7 @@ export async function benchDecisions(
       sample.allowedShare = decisions > 0 ? allowed / decisions : NaN;
       sample.usecPerDecision = calls > 0 && decisions > 0 ? usec / decisions : NaN;
       sample.decisionsPerCall = calls > 0 ? decisions / calls : NaN;
+      sample.clientUsPerDecision = decisions > 0 ? clientUs / decisions : NaN;
       const us =
         calls > 0
           ? `, ${sample.usecPerDecision.toFixed(1)} µs/decision in Redis, ` +
