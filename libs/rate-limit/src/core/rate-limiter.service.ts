@@ -103,7 +103,6 @@ interface RuleFacts {
   /** `<prefix>:<rule>:<algorithm tag>:` of the rule's state keys. */
   head: string;
   enforce: boolean;
-  weighted: boolean;
   policies: ReturnType<typeof policyFields>;
 }
 
@@ -370,7 +369,7 @@ export class RateLimiter {
       cost,
       enforce: facts.enforce,
       leaseId: rule.algorithm === 'concurrency' && cost > 0 ? randomUUID() : undefined,
-      share: facts.weighted ? resolveShare(rule, cls) : undefined,
+      share: resolveShare(rule, cls),
       blockMs: facts.policies.blockMs,
       maxDelayMs: facts.policies.maxDelayMs,
       refundable: facts.policies.refundable,
@@ -384,7 +383,6 @@ export class RateLimiter {
       facts = {
         head: stateKeyHead(this.options.keyPrefix, rule.name, rule.algorithm),
         enforce: rule.mode === 'enforce',
-        weighted: rule.algorithm === 'weighted-token-bucket',
         policies: policyFields(rule),
       };
       this.ruleFacts.set(rule, facts);
