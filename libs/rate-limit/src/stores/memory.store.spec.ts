@@ -72,6 +72,21 @@ describe('MemoryStore', () => {
       expect(recent.filter((r) => r.outcomes[0].allowed)).toEqual([]);
       expect((await large.consume([call('key-0')])).outcomes[0].allowed).toBe(true);
     });
+
+    it('never evicts a key used within the last maxKeys / 16 uses, however many keys come', async () => {
+      // 1,600 keys: a key may go 100 uses without moving to the recent end.
+      const large = new MemoryStore({ clock: () => now, sweepIntervalMs: 0, maxKeys: 1_600 });
+      expect((await large.consume([call('hot')])).outcomes[0].allowed).toBe(true);
+      expect((await large.consume([call('cold')])).outcomes[0].allowed).toBe(true);
+      for (let i = 0; i < 20_000; i++) {
+        await large.consume([call(`flood-${i}`)]);
+        // The hot key is spent (limit 1): a fresh one would admit, so a denial proves it was kept.
+        if (i % 90 === 0)
+          expect((await large.consume([call('hot')])).outcomes[0].allowed).toBe(false);
+        expect(large.size).toBeLessThanOrEqual(1_600);
+      }
+      expect((await large.consume([call('cold')])).outcomes[0].allowed).toBe(true);
+    });
   });
 
   describe('expired state', () => {

@@ -12,6 +12,8 @@ interface Block {
 interface Entry {
   state: unknown;
   expiresAt: number;
+  /** The store's use count when the entry last moved to the most recently used end. */
+  moved: number;
 }
 
 export interface MemoryStoreOptions {
@@ -26,19 +28,24 @@ export interface MemoryStoreOptions {
 /**
  * State in this process: the same algorithms as the Lua scripts, answers identical to Redis for
  * the same (time, cost) sequence. Bounded: past `maxKeys` the least recently used keys (charged
- * or denied) are evicted; expired state is dropped on read and by a periodic sweep.
+ * or denied) are evicted, to within `maxKeys / 16` uses (a key used that recently is never the
+ * one evicted); expired state is dropped on read and by a periodic sweep.
  * @publicApi
  */
 export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
   readonly kind = 'memory' as const;
   private readonly entries = new Map<string, Entry>();
   private readonly maxKeys: number;
+  /** Uses an entry may go without moving to the recent end (0: every use moves it). */
+  private readonly slack: number;
+  private uses = 0;
   private readonly clock: () => number;
   private readonly sweeper?: NodeJS.Timeout;
 
   constructor(options: MemoryStoreOptions = {}) {
     super();
     this.maxKeys = options.maxKeys ?? 100_000;
+    this.slack = Math.floor(this.maxKeys / 16);
     this.clock = options.clock ?? Date.now;
     const every = options.sweepIntervalMs ?? 10_000;
     if (every > 0) {
@@ -166,16 +173,33 @@ export class MemoryStore extends RateLimitStore implements OnModuleDestroy {
   }
 
   private write(key: string, state: unknown, expiresAt: number): void {
-    // Delete first so re-insertion moves the key to the most recently used end.
-    this.entries.delete(key);
-    this.entries.set(key, { state, expiresAt });
-    if (this.entries.size > this.maxKeys) this.evictOldest();
+    const entry = this.entries.get(key);
+    if (entry === undefined) {
+      this.entries.set(key, { state, expiresAt, moved: ++this.uses });
+      if (this.entries.size > this.maxKeys) this.evictOldest();
+      return;
+    }
+    entry.state = state;
+    entry.expiresAt = expiresAt;
+    this.used(key, entry);
   }
 
   /** Marks a key used without changing it, so a client kept denied is not evicted (and refilled) first. */
   private touch(key: string): void {
     const entry = this.entries.get(key);
-    if (entry === undefined) return;
+    if (entry !== undefined) this.used(key, entry);
+  }
+
+  /**
+   * Moves a used key to the most recently used end of the Map (delete, then set), unless it
+   * moved there within the last `slack` uses: a hot key then costs a field update, not a
+   * re-insertion per decision, and since at most `2 * slack` keys can have moved past it, it
+   * stays far from the front that eviction takes.
+   */
+  private used(key: string, entry: Entry): void {
+    const uses = ++this.uses;
+    if (uses - entry.moved <= this.slack) return;
+    entry.moved = uses;
     this.entries.delete(key);
     this.entries.set(key, entry);
   }
