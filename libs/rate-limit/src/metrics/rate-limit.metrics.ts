@@ -1,8 +1,9 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { RuleRegistry } from '../rules/rule-registry.service.js';
 import { RateLimitStatusService } from '../stores/rate-limit-status.service.js';
 import type { BreakerState } from '../stores/resilient.store.js';
+import { DurationHistogram } from './duration-histogram.js';
 
 /** How one rule judged one request, as counted by `rate_limit_decisions_total`. @publicApi */
 export type DecisionOutcome = 'allowed' | 'denied' | 'dry_run_denied' | 'bypassed' | 'blocked';
@@ -37,15 +38,13 @@ export class RateLimitMetrics implements OnApplicationBootstrap {
   /** Every series of the limiter; merge it with yours through `Registry.merge` if you keep one. */
   readonly registry = new Registry();
   private readonly decisions: Counter<'rule' | 'outcome'>;
-  private readonly duration: Histogram<'store'>;
+  private readonly duration: DurationHistogram<'store'>;
   private readonly storeErrors: Counter<'store'>;
   /**
    * Decisions since the last scrape by rule and outcome, added to the counter when it is read:
    * counting a request is an increment, not a labelled prom-client call.
    */
   private readonly pending = new Map<string, Record<DecisionOutcome, number>>();
-  /** The histogram's child per store: labelled once instead of once per request. */
-  private readonly durations = new Map<string, Histogram.Internal<'store'>>();
 
   constructor(
     private readonly status: RateLimitStatusService,
@@ -71,13 +70,13 @@ export class RateLimitMetrics implements OnApplicationBootstrap {
         }
       },
     });
-    this.duration = new Histogram({
-      name: 'rate_limit_decision_duration_seconds',
-      help: 'Time the store took to decide a request, by the store that answered',
-      labelNames: ['store'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-      registers,
-    });
+    this.duration = new DurationHistogram(
+      'rate_limit_decision_duration_seconds',
+      'Time the store took to decide a request, by the store that answered',
+      'store',
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      this.registry,
+    );
     // Counts kept by the store are copied in at scrape time, as deltas so the counter stays monotonic.
     let errorsSeen = 0;
     this.storeErrors = new Counter({
@@ -133,12 +132,7 @@ export class RateLimitMetrics implements OnApplicationBootstrap {
 
   /** Records how long a store call took. */
   observeDuration(store: 'redis' | 'memory', seconds: number): void {
-    let child = this.durations.get(store);
-    if (!child) {
-      child = this.duration.labels({ store });
-      this.durations.set(store, child);
-    }
-    child.observe(seconds);
+    this.duration.observe(store, seconds);
   }
 
   /** Counts a failed store call, unless the store counts its own failures (then they come from it). */
