@@ -10,11 +10,10 @@
     KEYS             per request, in order: the state key of each of its rules, then the block
                      key of each of its rules with a block duration, in rule order
     ARGV[1]          now (ms) for tests; '' in production: time comes from Redis TIME
-    ARGV[2]          the number of requests (0: a probe, which writes nothing)
-    then per request:
+    ARGV[2]          the batch, a JSON array with one array per request (none: a probe,
+                     which writes nothing), each:
       mode           '1' to charge, '0' to only look (admin inspect), 'r' to refund a charge
-      charged at     refund: the time (ms) the refunded charge was decided at; '' otherwise
-      rules          the number of its rules, n
+      charged at     refund: the time (ms) the refunded charge was decided at; 0 otherwise
       then 8 fields per rule:
         algorithm    'fixed-window' | 'sliding-window-log' | 'sliding-window-counter' |
                      'token-bucket' | 'leaky-bucket' | 'gcra' | 'concurrency' |
@@ -22,7 +21,7 @@
         limit        positive integer
         window       ms
         cost         units; 0 only looks (admin inspect)
-        enforce      '1' enforce, '0' dry-run
+        enforce      1 enforce, 0 dry-run
         extra        concurrency: the lease id; weighted-token-bucket: the classes, their
                      weights and the request's class ('high=3,low=1|high'); '' otherwise
         block        ms a denial of this rule keeps the caller denied; 0 none
@@ -52,28 +51,25 @@ end
 
 -- The requests, read from KEYS and ARGV here only: request r is `requests[r]`, its rules in order.
 local requests = {}
-local arg = 3                    -- the next request's first ARGV
 local key = 1                    -- the next request's first key
-for r = 1, tonumber(ARGV[2]) do
-  local count = tonumber(ARGV[arg + 2])
-  local request = { mode = ARGV[arg], charged_at = tonumber(ARGV[arg + 1]), rules = {} }
-  arg = arg + 3
+for r, fields in ipairs(cjson.decode(ARGV[2])) do
+  local request = { mode = fields[1], charged_at = fields[2], rules = {} }
+  local count = (#fields - 2) / FIELDS
   for i = 1, count do
-    local base = arg + (i - 1) * FIELDS
+    local base = 2 + (i - 1) * FIELDS
     request.rules[i] = {
       key = KEYS[key],
-      algorithm = ARGV[base],
-      limit = tonumber(ARGV[base + 1]),
-      window = tonumber(ARGV[base + 2]),
-      cost = tonumber(ARGV[base + 3]),
-      enforce = ARGV[base + 4] == '1',
-      extra = ARGV[base + 5],
-      block = tonumber(ARGV[base + 6]),
-      max_delay = tonumber(ARGV[base + 7]),
+      algorithm = fields[base + 1],
+      limit = fields[base + 2],
+      window = fields[base + 3],
+      cost = fields[base + 4],
+      enforce = fields[base + 5] == 1,
+      extra = fields[base + 6],
+      block = fields[base + 7],
+      max_delay = fields[base + 8],
     }
     key = key + 1
   end
-  arg = arg + count * FIELDS
   for i = 1, count do
     if request.rules[i].block > 0 then
       request.rules[i].block_key = KEYS[key]
