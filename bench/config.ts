@@ -31,6 +31,10 @@ export interface BenchConfig {
   profile: {
     durationS: number;
   };
+  guard: {
+    /** Measured time per case of the guard's CPU probe. */
+    durationMs: number;
+  };
 }
 
 export function loadConfig(argv: string[] = process.argv.slice(2)): BenchConfig {
@@ -49,15 +53,18 @@ export function loadConfig(argv: string[] = process.argv.slice(2)): BenchConfig 
       inFlight: 64,
       limits: [10, 1_000, 100_000, 1_000_000_000],
       maxFill: 100_000,
-      redisMs: quick ? 250 : 500,
-      memoryMs: quick ? 150 : 250,
+      redisMs: quick ? 250 : 400,
+      memoryMs: quick ? 150 : 200,
     },
     memory: {
       heapKeys: quick ? 20_000 : 100_000,
       redisKeys: 1_000,
     },
     profile: {
-      durationS: quick ? 3 : 6,
+      durationS: quick ? 3 : 5,
+    },
+    guard: {
+      durationMs: quick ? 500 : 1_500,
     },
   };
 }

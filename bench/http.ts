@@ -17,10 +17,11 @@ import { redisCpuSeconds, resetStats, scriptStats } from './support/redis-stats.
 export const ADAPTERS: AdapterName[] = ['express', 'fastify'];
 
 export type Contender =
-  'bare' | 'ours-redis' | 'ours-memory' | 'throttler-memory' | 'throttler-redis';
+  'bare' | 'floor' | 'ours-redis' | 'ours-memory' | 'throttler-memory' | 'throttler-redis';
 
 export const CONTENDER_LABELS: Record<Contender, string> = {
   bare: 'bare NestJS app (no limiter)',
+  floor: 'guard floor: a guard that sets the same headers and spends 2 µs of CPU',
   'ours-redis': 'ours: the demo app, Redis',
   'ours-memory': 'ours: the demo app, memory store',
   'throttler-memory': '@nestjs/throttler, in-memory storage',
@@ -28,7 +29,7 @@ export const CONTENDER_LABELS: Record<Contender, string> = {
 };
 
 export type PathName =
-  'bare-hot' | 'bare-many' | 'allowed' | 'allowed-many' | 'memory' | 'denied' | 'log';
+  'bare-hot' | 'bare-many' | 'floor' | 'allowed' | 'allowed-many' | 'memory' | 'denied' | 'log';
 
 interface PathSpec {
   label: string;
@@ -55,6 +56,14 @@ export const PATHS: Record<PathName, PathSpec> = {
     label: 'no limiter, many keys',
     route: 'premium',
     keys: 'many',
+    limits: {},
+    expect: '2xx',
+    store: 'none',
+  },
+  floor: {
+    label: 'guard floor (same headers, 2 µs of CPU, no decision)',
+    route: 'premium',
+    keys: 'hot',
     limits: {},
     expect: '2xx',
     store: 'none',
@@ -103,6 +112,7 @@ export const PATHS: Record<PathName, PathSpec> = {
 
 const CONTENDERS: Contender[] = [
   'bare',
+  'floor',
   'ours-redis',
   'ours-memory',
   'throttler-memory',
@@ -120,6 +130,7 @@ const GROUPS: Array<{ bare: PathName; runs: Array<[Contender, PathName]> }> = [
     runs: [
       ['ours-redis', 'allowed'],
       ['throttler-redis', 'allowed'],
+      ['floor', 'floor'],
     ],
   },
   {

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick]`: HTTP paths of the demo against its peers, raw decisions per
- * algorithm and limit, memory per key and a CPU profile of the allowed path. Writes
+ * algorithm and limit, memory per key, the guard's CPU per request and a CPU profile of the allowed path. Writes
  * bench/results/<date>-<time>.md and latest.md (`--quick`: bench/results/quick.tmp).
  * `npm run bench:profile` (`--profile`): only the profile, to bench/results/profile-latest.md.
  * Never fails on speed; fails only when it cannot run.
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { loadConfig } from './config.js';
 import { benchDecisions } from './decisions.js';
+import { benchGuard } from './guard.js';
 import { benchHttp } from './http.js';
 import { benchMemory } from './memory.js';
 import { profileAllowedPath } from './profile.js';
@@ -78,8 +79,9 @@ try {
     const http = await benchHttp(redis.url, admin, config, log);
     const decisions = await benchDecisions(redis.url, admin, config, log);
     const memory = await benchMemory(redis.url, config, log);
+    const guard = await benchGuard(redis.url, config, log);
     const profile = await profileAllowedPath(redis.url, admin, config, profileDir, root, log);
-    report = renderReport(run(), http, decisions, memory, profile);
+    report = renderReport(run(), http, decisions, memory, profile, guard);
   }
 } finally {
   admin.disconnect();

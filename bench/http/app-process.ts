@@ -166,7 +166,7 @@ export class DemoProcess implements AppProcess {
   }
 }
 
-/** A peer app (bare, or `@nestjs/throttler` on either storage) in its own process. */
+/** A peer app (bare, the guard floor, or `@nestjs/throttler` on either storage) in its own process. */
 export class PeerProcess implements AppProcess {
   private constructor(
     private readonly child: ChildProcess,
@@ -179,7 +179,7 @@ export class PeerProcess implements AppProcess {
   }
 
   static async start(
-    app: 'bare' | 'throttler-memory' | 'throttler-redis',
+    app: 'bare' | 'throttler-memory' | 'throttler-redis' | 'floor',
     adapter: AdapterName,
     redisUrl: string,
     manyKeyCount: number,

@@ -5,6 +5,7 @@ import {
   RequestMethod,
   UnauthorizedException,
   type DynamicModule,
+  type CanActivate,
   type ExecutionContext,
   type MiddlewareConsumer,
   type NestModule,
@@ -13,8 +14,11 @@ import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 
-/** The apps the demo is compared with: no limiter, and `@nestjs/throttler` on either storage. */
-export type PeerAppName = 'bare' | 'throttler-memory' | 'throttler-redis';
+/**
+ * The apps the demo is compared with: no limiter, `@nestjs/throttler` on either storage, and the
+ * floor of any limiter that is a guard (`floor`).
+ */
+export type PeerAppName = 'bare' | 'throttler-memory' | 'throttler-redis' | 'floor';
 
 /** Per-route limits, changed at run time by the benchmark (a message to this process). */
 export const limits = { premium: 1_000_000_000, public: 1_000_000_000 };
@@ -69,8 +73,40 @@ const tracker = (req: Record<string, unknown>) => {
 const limitOf = (ctx: ExecutionContext) =>
   ctx.getHandler().name === 'premium' ? limits.premium : limits.public;
 
+/** CPU the floor guard spends per request: about what ours spends deciding in memory. */
+export const FLOOR_BUSY_US = 2;
+
+/** The headers ours sends on an admitted request at limit 1e9. */
+const FLOOR_HEADERS = {
+  'x-ratelimit-limit': '1000000000',
+  'x-ratelimit-remaining': '999999999',
+  'x-ratelimit-reset': '1796590011',
+  'ratelimit-policy': '"premium";q=1000000000;w=60',
+  ratelimit: '"premium";r=999999999;t=1',
+};
+
+/**
+ * What any limiter written as a guard costs at least: it spends `FLOOR_BUSY_US` of CPU and sets
+ * the same headers in one call, and decides nothing. Ours against it is the price of deciding.
+ */
+class FloorGuard implements CanActivate {
+  canActivate(ctx: ExecutionContext): boolean {
+    const end = process.hrtime.bigint() + BigInt(FLOOR_BUSY_US * 1000);
+    while (process.hrtime.bigint() < end);
+    const response = ctx.switchToHttp().getResponse<{
+      headers?: (h: object) => void;
+      set: (h: object) => void;
+    }>();
+    if (typeof response.headers === 'function') response.headers(FLOOR_HEADERS);
+    else response.set(FLOOR_HEADERS);
+    return true;
+  }
+}
+
 export function peerApp(name: PeerAppName, redisUrl: string): DynamicModule {
   if (name === 'bare') return { module: PeerAppModule };
+  if (name === 'floor')
+    return { module: PeerAppModule, providers: [{ provide: APP_GUARD, useClass: FloorGuard }] };
   const throttlers = [{ ttl: WINDOW_MS, limit: limitOf }];
   return {
     module: PeerAppModule,
