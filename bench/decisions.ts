@@ -38,7 +38,7 @@ export interface DecisionSample {
   allowedShare: number;
   /**
    * Redis µs per decision (`INFO commandstats`: script time ÷ decisions). Ours decides the
-   * decisions of one event-loop turn in one script call; the others make one call each.
+   * decisions of one event-loop turn in calls of up to 16; the others make one call each.
    */
   usecPerDecision: number;
   /** Decisions per script call. */

@@ -45,12 +45,26 @@ describe('decisions asked for in one event-loop turn', () => {
     await server?.stop();
   });
 
-  it('are decided by one script call, each on its own: 100 requests, exactly the limit of 30 admitted, in order', async () => {
+  it('are decided by one script call, each on its own: 16 requests, exactly the limit of 10 admitted, in order', async () => {
+    const before = await scriptCalls();
+    const results = await Promise.all(
+      Array.from({ length: 16 }, () => store.consume([call('one-call', 10)])),
+    );
+    expect((await scriptCalls()) - before).toBe(1);
+    expect(results.map((r) => r.outcomes[0].allowed)).toEqual(
+      Array.from({ length: 16 }, (_, i) => i < 10),
+    );
+    expect(results.slice(0, 10).map((r) => r.outcomes[0].remaining)).toEqual(
+      Array.from({ length: 10 }, (_, i) => 9 - i),
+    );
+  });
+
+  it('100 requests take seven calls of at most 16, exactly the limit of 30 admitted, in order', async () => {
     const before = await scriptCalls();
     const results = await Promise.all(
       Array.from({ length: 100 }, () => store.consume([call('burst', 30)])),
     );
-    expect((await scriptCalls()) - before).toBe(1);
+    expect((await scriptCalls()) - before).toBe(7);
     expect(results.map((r) => r.outcomes[0].allowed)).toEqual(
       Array.from({ length: 100 }, (_, i) => i < 30),
     );
@@ -60,12 +74,27 @@ describe('decisions asked for in one event-loop turn', () => {
     expect(await admin.hget(call('burst', 30).key, 'c')).toBe('30');
   });
 
-  it('250 requests take three calls of at most 100, and every key gets its own exact count', async () => {
+  it('a batch that fills is written at once, while the rest of the turn waits for its end', async () => {
+    const stream = client.stream as unknown as { writableCorked: number; writableLength: number };
+    const pending = Array.from({ length: 15 }, () => store.consume([call('full-batch', 100)]));
+    expect(stream.writableCorked).toBe(0);
+    pending.push(store.consume([call('full-batch', 100)]));
+    // The sixteenth request filled the batch: written, nothing held or buffered.
+    expect(stream.writableCorked).toBe(0);
+    expect(stream.writableLength).toBe(0);
+    pending.push(store.consume([call('full-batch', 100)]));
+    const results = await Promise.all(pending);
+    expect(results.map((r) => r.outcomes[0].remaining)).toEqual(
+      Array.from({ length: 17 }, (_, i) => 99 - i),
+    );
+  });
+
+  it('250 requests take 16 calls, and every key gets its own exact count', async () => {
     const before = await scriptCalls();
     const results = await Promise.all(
       Array.from({ length: 250 }, (_, i) => store.consume([call(`many-${i % 5}`, 40)])),
     );
-    expect((await scriptCalls()) - before).toBe(3);
+    expect((await scriptCalls()) - before).toBe(16);
     for (let k = 0; k < 5; k++) {
       const admitted = results.filter((r, i) => i % 5 === k && r.outcomes[0].allowed);
       expect(admitted).toHaveLength(40);
