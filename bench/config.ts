@@ -53,18 +53,18 @@ export function loadConfig(argv: string[] = process.argv.slice(2)): BenchConfig 
       inFlight: 64,
       limits: [10, 1_000, 100_000, 1_000_000_000],
       maxFill: 100_000,
-      redisMs: quick ? 250 : 400,
-      memoryMs: quick ? 150 : 200,
+      redisMs: quick ? 250 : 300,
+      memoryMs: 150,
     },
     memory: {
       heapKeys: quick ? 20_000 : 100_000,
       redisKeys: 1_000,
     },
     profile: {
-      durationS: quick ? 3 : 5,
+      durationS: quick ? 3 : 4,
     },
     guard: {
-      durationMs: quick ? 500 : 1_500,
+      durationMs: quick ? 500 : 1_000,
     },
   };
 }
