@@ -1,6 +1,6 @@
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BenchConfig } from './config.js';
+import { runProbe } from './support/probe.js';
 
 /** The guard's CPU per request on one store and path, measured without HTTP. */
 export interface GuardSample {
@@ -18,25 +18,7 @@ function probe(
   mode: GuardSample['mode'],
   ms: number,
 ): Promise<{ usPerRequest?: number; requests?: number; denied?: number; error?: string }> {
-  const child = fork(PROBE, [target, mode, String(ms)], {
-    execArgv: [],
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    if (stderr.length < 2_000) stderr += chunk.toString();
-  });
-  return new Promise((resolve) => {
-    let answered = false;
-    child.once('message', (m) => {
-      answered = true;
-      resolve(m as { usPerRequest?: number; requests?: number; error?: string });
-    });
-    child.once('exit', (code) => {
-      if (!answered)
-        resolve({ error: `probe exited with code ${code}: ${stderr.trim().split('\n')[0]}` });
-    });
-  });
+  return runProbe(PROBE, [target, mode, String(ms)]);
 }
 
 /**

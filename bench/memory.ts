@@ -1,10 +1,10 @@
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RedisStore, type Algorithm } from '@app/rate-limit';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { BenchConfig } from './config.js';
 import { ALGORITHMS, defineCeiling, fillRedisLog, repeat, WINDOW_MS } from './decisions.js';
+import { runProbe } from './support/probe.js';
 
 export interface HeapResult {
   /** `ours <algorithm>` or `RateLimiterMemory`. */
@@ -36,29 +36,11 @@ const LIMIT = 1_000;
  */
 const COST = LIMIT / 2;
 
-async function probe(
+function probe(
   store: string,
   keys: number,
 ): Promise<{ bytes?: number; keysHeld?: number; error?: string }> {
-  const child = fork(PROBE, [store, String(keys)], {
-    execArgv: ['--expose-gc'],
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    if (stderr.length < 2_000) stderr += chunk.toString();
-  });
-  return new Promise((resolve) => {
-    let answered = false;
-    child.once('message', (m) => {
-      answered = true;
-      resolve(m as { bytes?: number; keysHeld?: number; error?: string });
-    });
-    child.once('exit', (code) => {
-      if (!answered)
-        resolve({ error: `probe exited with code ${code}: ${stderr.trim().split('\n')[0]}` });
-    });
-  });
+  return runProbe(PROBE, [store, String(keys)], ['--expose-gc']);
 }
 
 /** Heap per key: one process per store, forced GC before and after one decision on each of N keys. */
