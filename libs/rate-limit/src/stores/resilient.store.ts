@@ -313,13 +313,15 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
     now: number | undefined,
     charge: boolean,
   ): Promise<StoreResult> {
-    const started = performance.now();
+    // Timed only for a `decision` listener: unobserved, a decision costs no clock reads here.
+    const started = this.events.listenerCount('decision') > 0 ? performance.now() : undefined;
     // A test's fake clock is not this process's: only real-time decisions use the cache.
     const cached = charge && now === undefined ? this.denials.lookup(calls) : undefined;
     if (cached) {
       this.counts.redisDecisions++;
       this.counts.cachedDenials++;
-      this.emit('decision', { source: 'redis', durationMs: performance.now() - started });
+      if (started !== undefined)
+        this.emit('decision', { source: 'redis', durationMs: performance.now() - started });
       return cached;
     }
     let result: StoreResult;
@@ -337,10 +339,12 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
       }
       if (charge) {
         this.counts.fallbackDecisions++;
-        this.emit('decision', {
-          source: this.failureMode,
-          durationMs: performance.now() - started,
-        });
+        if (started !== undefined) {
+          this.emit('decision', {
+            source: this.failureMode,
+            durationMs: performance.now() - started,
+          });
+        }
       }
       return this.withoutRedis(calls, now, charge, unavailable);
     }
@@ -348,7 +352,8 @@ export class ResilientStore extends RateLimitStore implements OnModuleDestroy {
     if (charge) {
       if (now === undefined) this.denials.remember(calls, result);
       this.counts.redisDecisions++;
-      this.emit('decision', { source: 'redis', durationMs: performance.now() - started });
+      if (started !== undefined)
+        this.emit('decision', { source: 'redis', durationMs: performance.now() - started });
     }
     return result;
   }
