@@ -108,6 +108,9 @@ describe.each([["the module's client settings", {}]])(
     it('after a Redis restart on the same port, the next decision loads the script again', async () => {
       await store.consume([call('restart')]);
       await server.restart();
+      // Both clients reconnected, ready checks (INFO) done: a ready check landing in the same read
+      // as MONITOR's own reply makes ioredis fail the monitor ("Command queue state error").
+      await Promise.all([client.ping(), admin.ping()]);
       // The restart took the monitor's connection too; a fresh one watches the reconnected client.
       const commands = await scriptCommandsDuring(admin, async () => {
         const decision = await store.consume([call('restart')]);
