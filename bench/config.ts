@@ -1,4 +1,7 @@
 /** Durations and sizes of one run. `--quick` shrinks every case for a smoke run of about 2 minutes. */
+/** CPU the guard floor spends per request: about what ours spends deciding in memory. */
+export const FLOOR_BUSY_US = 2;
+
 export interface BenchConfig {
   quick: boolean;
   /** Rounds of every group, each running its cases in the same order (ABCABCABC). */

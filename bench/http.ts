@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { BenchConfig } from './config.js';
+import { FLOOR_BUSY_US, type BenchConfig } from './config.js';
 import {
   DemoProcess,
   HOT_KEY,
@@ -21,7 +21,7 @@ export type Contender =
 
 export const CONTENDER_LABELS: Record<Contender, string> = {
   bare: 'bare NestJS app (no limiter)',
-  floor: 'guard floor: a guard that sets the same headers and spends 2 µs of CPU',
+  floor: `guard floor: a guard that sets the same headers and spends ${FLOOR_BUSY_US} µs of CPU`,
   'ours-redis': 'ours: the demo app, Redis',
   'ours-memory': 'ours: the demo app, memory store',
   'throttler-memory': '@nestjs/throttler, in-memory storage',
@@ -61,7 +61,7 @@ export const PATHS: Record<PathName, PathSpec> = {
     store: 'none',
   },
   floor: {
-    label: 'guard floor (same headers, 2 µs of CPU, no decision)',
+    label: `guard floor (same headers, ${FLOOR_BUSY_US} µs of CPU, no decision)`,
     route: 'premium',
     keys: 'hot',
     limits: {},

@@ -1,4 +1,4 @@
-import type { BenchConfig } from './config.js';
+import { FLOOR_BUSY_US, type BenchConfig } from './config.js';
 import { ALGORITHMS, type DecisionSample, THREE_RULES_LIMIT } from './decisions.js';
 import type { GuardSample } from './guard.js';
 import {
@@ -823,7 +823,7 @@ function goalsSection(
     table(['goal', 'this run', ''], rows),
     '',
     'For scale: the guard floor (`bench/http/peer-apps.ts`) is a guard that sets the same five headers in one call and',
-    `spends 2 µs of CPU, and decides nothing; ours' guard alone spent ${guardRange} per request in this run (section 5).`,
+    `spends ${FLOOR_BUSY_US} µs of CPU, and decides nothing; ours' guard alone spent ${guardRange} per request in this run (section 5).`,
     'On this machine no limiter written as a guard that costs that much can do better than the floor: a ratio goal above',
     'it cannot be met here, whatever the library does.',
     '',

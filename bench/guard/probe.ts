@@ -55,11 +55,6 @@ const reply = {
     Object.assign(this.sent, headers);
     return this;
   },
-  header(name: string, value: string) {
-    this.sent[name] = value;
-    return this;
-  },
-  raw: { once() {}, on() {} },
 };
 
 try {

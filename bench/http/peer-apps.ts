@@ -13,6 +13,7 @@ import {
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import { FLOOR_BUSY_US } from '../config.js';
 
 /**
  * The apps the demo is compared with: no limiter, `@nestjs/throttler` on either storage, and the
@@ -72,9 +73,6 @@ const tracker = (req: Record<string, unknown>) => {
 };
 const limitOf = (ctx: ExecutionContext) =>
   ctx.getHandler().name === 'premium' ? limits.premium : limits.public;
-
-/** CPU the floor guard spends per request: about what ours spends deciding in memory. */
-export const FLOOR_BUSY_US = 2;
 
 /** The headers ours sends on an admitted request at limit 1e9. */
 const FLOOR_HEADERS = {
